@@ -1,0 +1,19 @@
+# Two entry points (see README): `make pipeline` and `make test`. Both create .venv/ first.
+PYTHON ?= python3
+VENV := .venv
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: setup pipeline test
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+pipeline: setup
+	dvc repro
+
+test: setup
+	pytest
