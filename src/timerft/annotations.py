@@ -65,7 +65,7 @@ def read_annotations(
     try:
         rows = reader(payload)
     except _WrongShape as error:
-        raise AnnotationReadError(f"{path}: not a {fmt} file: {error}. Formats: {FORMAT_HELP}") from None
+        raise AnnotationReadError(f"{path}: not in the {fmt} format: {error}. Formats: {FORMAT_HELP}") from None
     return _finish(rows, split or DEFAULT_SPLIT.get(fmt, "train"))
 
 
