@@ -1,0 +1,257 @@
+"""SynthTVG: the embedded grounding benchmark, rendered procedurally to real H.264 MP4 files.
+
+Each video is a scene (a background and a few objects in a grid of slots) with timed events; each
+event is one query whose span is its annotation, the other events of the video being its distractors.
+Everything follows from (seed, split, index), so a split's videos do not depend on the other splits'
+counts, and the same seed gives the same annotations byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+COLORS = {
+    "red": (230, 40, 40), "green": (40, 200, 60), "blue": (50, 90, 240), "yellow": (240, 220, 40),
+    "white": (245, 245, 245), "magenta": (230, 50, 220), "cyan": (40, 220, 230), "orange": (250, 140, 20),
+}
+BACKGROUNDS = [(70, 70, 80), (60, 80, 70), (90, 70, 60), (70, 60, 95)]
+DARKEN = 0.3  # background brightness factor while the scene is dark
+SHAPES = ("square", "circle")
+GRID = (3, 2)  # slot columns x rows; every object owns one slot, so nothing overlaps
+
+# event kind -> (TVGBench-style category, query template)
+EVENT_KINDS = {
+    "appear": ("Object Existence (Simple)", "the {color} {shape} appears"),
+    "recolor": ("Object Attribute", "the {color} {shape} turns {color2}"),
+    "grow": ("Object Attribute", "the {color} {shape} grows bigger"),
+    "move": ("Object Transition", "the {color} {shape} moves to the {direction}"),
+    "count": ("Object Counting", "there are three {color} {shape}s"),
+    "arms": ("Human Pose", "the figure raises its arms"),
+    "jump": ("Human Action (Simple)", "the figure jumps"),
+    "darken": ("Environment Change", "the background turns dark"),
+}
+FIGURE_KINDS = ("arms", "jump")
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    seed: int = 0
+    counts: dict = field(default_factory=lambda: {"pretrain": 8, "pool": 8, "test": 4})
+    duration_range: tuple = (8.0, 90.0)
+    fps_choices: tuple = (6, 8, 10, 12)
+    sizes: tuple = ((128, 96), (112, 112), (160, 90))
+    events_per_video: tuple = (1, 3)
+    event_seconds: tuple = (1.5, 0.5)  # shortest span (s), longest span (fraction of the video)
+    distractor_objects: tuple = (1, 2)
+
+
+@dataclass
+class Obj:
+    shape: str
+    color: str
+    slot: int
+
+
+@dataclass
+class Event:
+    kind: str
+    start: float
+    end: float
+    obj: Obj | None = None
+    color2: str | None = None
+    direction: str | None = None
+
+    @property
+    def query(self) -> str:
+        template = EVENT_KINDS[self.kind][1]
+        obj = self.obj or Obj("", "", -1)
+        return template.format(color=obj.color, shape=obj.shape, color2=self.color2, direction=self.direction)
+
+    def active(self, t: float) -> bool:
+        return self.start <= t < self.end
+
+
+@dataclass
+class Scene:
+    video_id: str
+    duration: float
+    fps: int
+    width: int
+    height: int
+    background: tuple
+    events: list[Event]
+    statics: list[Obj]
+
+    @property
+    def n_frames(self) -> int:
+        return int(round(self.duration * self.fps))
+
+
+def make_scene(config: SynthConfig, split: str, index: int) -> Scene:
+    rng = np.random.default_rng([config.seed, list(config.counts).index(split), index])
+    fps = int(rng.choice(config.fps_choices))
+    width, height = config.sizes[rng.integers(len(config.sizes))]
+    n_frames = int(round(rng.uniform(*config.duration_range) * fps))
+    duration = n_frames / fps
+    n_events = int(rng.integers(config.events_per_video[0], config.events_per_video[1] + 1))
+    kinds = [str(k) for k in rng.permutation(list(EVENT_KINDS))]
+    # one figure per scene keeps "the figure" unambiguous
+    first_figure = next(k for k in kinds if k in FIGURE_KINDS)
+    kinds = [k for k in kinds if k not in FIGURE_KINDS or k == first_figure]
+    slots = [int(s) for s in rng.permutation(GRID[0] * GRID[1])]
+    colors = [str(c) for c in rng.permutation(list(COLORS))]
+    events = []
+    for kind in kinds[:n_events]:
+        shortest, longest = config.event_seconds[0], max(config.event_seconds[0], config.event_seconds[1] * duration)
+        length = float(rng.uniform(shortest, longest))
+        start = float(rng.uniform(0, duration - length))
+        event = Event(kind, round(start, 2), round(min(start + length, duration), 2))
+        if kind != "darken":
+            event.obj = Obj("figure" if kind in FIGURE_KINDS else str(rng.choice(SHAPES)), colors.pop(), slots.pop())
+        if kind == "recolor":
+            event.color2 = colors.pop()
+        if kind == "move":
+            event.direction = str(rng.choice(["left", "right"]))
+        events.append(event)
+    n_statics = int(rng.integers(config.distractor_objects[0], config.distractor_objects[1] + 1))
+    statics = [Obj(str(rng.choice(SHAPES)), colors.pop(), slots.pop()) for _ in range(min(n_statics, len(slots)))]
+    background = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
+    return Scene(f"{split}_{index:05d}", duration, fps, int(width), int(height), background, events, statics)
+
+
+def slot_box(scene: Scene, slot: int) -> tuple[int, int, int, int]:
+    """(x0, y0, width, height) of a slot in pixels."""
+    slot_w, slot_h = scene.width // GRID[0], scene.height // GRID[1]
+    return (slot % GRID[0]) * slot_w, (slot // GRID[0]) * slot_h, slot_w, slot_h
+
+
+def object_center(scene: Scene, obj: Obj) -> tuple[int, int]:
+    x0, y0, w, h = slot_box(scene, obj.slot)
+    return x0 + w // 2, y0 + h // 2
+
+
+def render_frame(scene: Scene, t: float) -> np.ndarray:
+    dark = any(e.kind == "darken" and e.active(t) for e in scene.events)
+    frame = np.empty((scene.height, scene.width, 3), np.uint8)
+    frame[:] = np.array(scene.background) * (DARKEN if dark else 1.0)
+    for obj in scene.statics:
+        _draw_shape(frame, scene, obj, COLORS[obj.color], 1.0, 0)
+    for event in scene.events:
+        if event.obj is not None:
+            _draw_event(frame, scene, event, t)
+    return frame
+
+
+def _draw_event(frame, scene, event: Event, t: float) -> None:
+    obj, active = event.obj, event.active(t)
+    color = COLORS[obj.color]
+    if event.kind == "appear":
+        if active:
+            _draw_shape(frame, scene, obj, color, 1.0, 0)
+    elif event.kind == "recolor":
+        _draw_shape(frame, scene, obj, COLORS[event.color2] if active else color, 1.0, 0)
+    elif event.kind == "grow":
+        _draw_shape(frame, scene, obj, color, 1.7 if active else 1.0, 0)
+    elif event.kind == "move":
+        _, _, w, _ = slot_box(scene, obj.slot)
+        progress = min(max((t - event.start) / max(event.end - event.start, 1e-6), 0.0), 1.0)
+        sign = 1 if event.direction == "right" else -1
+        _draw_shape(frame, scene, obj, color, 1.0, int(sign * (progress - 0.5) * w * 0.6))
+    elif event.kind == "count":
+        for dx in (-1, 0, 1) if active else (-1, 1):
+            _draw_shape(frame, scene, obj, color, 0.45, int(dx * slot_box(scene, obj.slot)[2] * 0.3))
+    elif event.kind in FIGURE_KINDS:
+        _draw_figure(frame, scene, obj, color, arms_up=active and event.kind == "arms",
+                     lift=active and event.kind == "jump" and int(t * 4) % 2 == 0)
+
+
+def _draw_shape(frame, scene, obj: Obj, color, scale: float, dx: int) -> None:
+    cx, cy = object_center(scene, obj)
+    _, _, w, h = slot_box(scene, obj.slot)
+    radius = max(2, int(min(w, h) * 0.22 * scale))
+    cx += dx
+    ys, xs = np.ogrid[: scene.height, : scene.width]
+    if obj.shape == "circle":
+        mask = (xs - cx) ** 2 + (ys - cy) ** 2 <= radius**2
+    else:
+        mask = (abs(xs - cx) <= radius) & (abs(ys - cy) <= radius)
+    frame[mask] = color
+
+
+def _draw_figure(frame, scene, obj: Obj, color, arms_up: bool, lift: bool) -> None:
+    cx, cy = object_center(scene, obj)
+    _, _, w, h = slot_box(scene, obj.slot)
+    unit = max(2, min(w, h) // 10)
+    cy -= 2 * unit if lift else 0
+
+    def box(x0, y0, x1, y1):
+        frame[max(0, y0): max(0, y1), max(0, x0): max(0, x1)] = color
+
+    box(cx - unit, cy - 4 * unit, cx + unit, cy - 2 * unit)  # head
+    box(cx - unit, cy - 2 * unit, cx + unit, cy + 2 * unit)  # body
+    box(cx - unit, cy + 2 * unit, cx - unit // 2, cy + 4 * unit)  # legs
+    box(cx + unit // 2, cy + 2 * unit, cx + unit, cy + 4 * unit)
+    if arms_up:
+        box(cx - 2 * unit, cy - 5 * unit, cx - unit, cy - unit)
+        box(cx + unit, cy - 5 * unit, cx + 2 * unit, cy - unit)
+    else:
+        box(cx - 2 * unit, cy - 2 * unit, cx - unit, cy + unit)
+        box(cx + unit, cy - 2 * unit, cx + 2 * unit, cy + unit)
+
+
+def write_video(scene: Scene, path: Path) -> None:
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(scene.fps), options={"crf": "18", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = scene.width, scene.height, "yuv420p"
+        stream.codec_context.thread_count = 1  # identical bytes from run to run
+        for i in range(scene.n_frames):
+            frame = av.VideoFrame.from_ndarray(render_frame(scene, i / scene.fps), format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, scene.fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+
+
+def annotation_rows(scene: Scene, split: str, video: str) -> list[dict]:
+    """Canonical rows, one per event; meta keeps the whole scene so CoT traces can be written from it."""
+    scene_meta = {k: v for k, v in asdict(scene).items() if k != "video_id"}
+    rows = []
+    for i, event in enumerate(scene.events):
+        rows.append({
+            "qid": f"synth|{scene.video_id}|{i}", "video": video, "duration": round(scene.duration, 4),
+            "start": event.start, "end": event.end, "query": event.query, "source": "synth",
+            "category": EVENT_KINDS[event.kind][0], "clip_start": None, "clip_end": None, "split": split,
+            "meta": json.dumps({"event": i, "kind": event.kind, "scene": scene_meta}, sort_keys=True),
+        })
+    return rows
+
+
+def _render_one(args: tuple) -> list[dict]:
+    config, split, index, out_dir = args
+    scene = make_scene(config, split, index)
+    video = f"videos/{scene.video_id}.mp4"
+    write_video(scene, Path(out_dir) / video)
+    return annotation_rows(scene, split, video)
+
+
+def generate(config: SynthConfig, out_dir: str | Path, workers: int = 1) -> list[dict]:
+    """Render every split into out_dir/videos and write out_dir/annotations.json (canonical records)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    jobs = [(config, split, i, str(out_dir)) for split, n in config.counts.items() for i in range(n)]
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = list(tqdm(pool.map(_render_one, jobs, chunksize=4), total=len(jobs), desc="synth videos", unit="video"))
+    rows = [row for result in results for row in result]
+    (out_dir / "annotations.json").write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
+    return rows

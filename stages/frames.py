@@ -1,0 +1,40 @@
+"""DVC stage `frames`: decode every video of the clean table once, at the sampling params in params.yaml."""
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from timerft.frames import Sampling, extract_table
+from timerft.params import load_params
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--annotations", required=True, help="canonical table (parquet)")
+    parser.add_argument("--out", required=True, help="output folder: cache/, index.parquet, failures.json, report.json")
+    args = parser.parse_args()
+    params = load_params("frames")
+    video_root = load_params("prepare")["video_root"]
+    workers = params.pop("workers")
+    out = Path(args.out)
+    table = pd.read_parquet(args.annotations)
+    index, failures = extract_table(table, video_root, Sampling(**params), out / "cache", workers)
+    index.to_parquet(out / "index.parquet", index=False)
+    (out / "failures.json").write_text(json.dumps(failures, indent=1) + "\n")
+    status = index.drop_duplicates("frames")["status"].value_counts()
+    report = {
+        "rows_in": len(table), "rows_with_frames": len(index),
+        "rows_excluded": sum(len(f["qids"]) for f in failures),
+        "videos_decoded": int(status.get("decoded", 0)), "videos_cached": int(status.get("cached", 0)),
+        "videos_failed": len(failures),
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(f"frames: {report}")
+    for failure in failures:
+        print(f"  FAILED {failure['video']}: {failure['reason']} ({len(failure['qids'])} rows excluded)")
+
+
+if __name__ == "__main__":
+    main()
