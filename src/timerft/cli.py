@@ -27,6 +27,36 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK if result.passed else EXIT_GATE_FAILED
 
 
+def _synth(args: argparse.Namespace) -> int:
+    from timerft.synth import SynthConfig, generate
+
+    config = SynthConfig(seed=args.seed, counts={"pretrain": args.pretrain, "pool": args.pool, "test": args.test})
+    rows = generate(config, args.out, args.workers)
+    print(f"{sum(config.counts.values())} videos, {len(rows)} queries: {args.out}/annotations.json, {args.out}/videos/")
+    return EXIT_OK
+
+
+def _frames(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from timerft.frames import Sampling, VideoError, extract, save
+
+    sampling = Sampling(fps=args.fps, max_frames=args.max_frames, total_pixels=args.total_pixels)
+    try:
+        frames, timestamps = extract(args.video, sampling, args.start, args.end)
+    except VideoError as error:
+        print(f"timerft frames: error: {args.video}: {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    save(Path(args.out), frames, timestamps)
+    if args.strip:
+        from timerft.plots import frame_strip
+
+        frame_strip(frames, timestamps, args.strip, title=Path(args.video).name, span=args.highlight)
+    print(f"{len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} from {timestamps[0]:.2f} s to "
+          f"{timestamps[-1]:.2f} s -> {args.out}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="timerft",
@@ -63,6 +93,40 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--max-quarantine-fraction", type=float, default=0.05, metavar="F",
                           help="fail when more than this fraction of rows is quarantined (default 0.05)")
     validate.set_defaults(handler=_validate)
+
+    synth = commands.add_parser(
+        "synth", help="render the embedded SynthTVG benchmark (MP4 videos + canonical annotations)",
+        description="Render SynthTVG: procedurally drawn scenes with timed events (objects appear, change colour "
+        "or size, move, a figure raises its arms, the background darkens), one query per event, written as "
+        "H.264 MP4 files and canonical annotations. The same seed gives the same annotations.",
+        epilog="Example: timerft synth --out synth/ --pretrain 20 --pool 10 --test 5",
+    )
+    synth.add_argument("--out", required=True, metavar="DIR", help="writes DIR/videos/*.mp4 and DIR/annotations.json")
+    synth.add_argument("--seed", type=int, default=0)
+    for split, default in (("pretrain", 8), ("pool", 8), ("test", 4)):
+        synth.add_argument(f"--{split}", type=int, default=default, metavar="N", help=f"videos in the {split} split")
+    synth.add_argument("--workers", type=int, default=2, help="parallel render processes")
+    synth.set_defaults(handler=_synth)
+
+    frames = commands.add_parser(
+        "frames", help="sample one video's frames at Qwen2.5-VL's rules with decord",
+        description="Sample frames at --fps (the count a multiple of 2 within [4, --max-frames]), resized to "
+        "multiples of 28 within the pixel budget, with each frame's timestamp from the file's own timing.",
+        epilog="Writes an .npz with `frames` uint8 (T,H,W,3) and `timestamps` float64 (T,) in seconds from the "
+        "start of the file. Example: timerft frames video.mp4 --start 10 --end 20 --out clip.npz",
+    )
+    frames.add_argument("video", metavar="VIDEO")
+    frames.add_argument("--fps", type=float, default=2.0, help="frames sampled per second (default 2.0)")
+    frames.add_argument("--max-frames", type=int, default=768, help="most frames (default 768)")
+    frames.add_argument("--total-pixels", type=int, default=3584 * 28 * 28,
+                        help="pixel budget of the whole video (default 3584*28*28, about 3584 visual tokens)")
+    frames.add_argument("--start", type=float, default=None, metavar="S", help="window start, seconds")
+    frames.add_argument("--end", type=float, default=None, metavar="E", help="window end, seconds")
+    frames.add_argument("--out", required=True, metavar="FILE.npz")
+    frames.add_argument("--strip", default=None, metavar="FILE.png", help="also draw the frames as a PNG strip")
+    frames.add_argument("--highlight", type=float, nargs=2, default=None, metavar=("S", "E"),
+                        help="mark the frames inside this span (seconds) in the strip")
+    frames.set_defaults(handler=_frames)
     return parser
 
 

@@ -37,9 +37,10 @@ class Sampling:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-def frame_count(available: int, native_fps: float, sampling: Sampling) -> int:
+def frame_count(available: int, seconds: float, sampling: Sampling) -> int:
+    """Frames to sample from a window of `available` frames lasting `seconds`."""
     factor = sampling.frame_factor
-    wanted = available / native_fps * sampling.fps
+    wanted = round(seconds * sampling.fps, 6)  # rounding: 11.9999999 s must not lose two frames
     most = math.floor(min(sampling.max_frames, available) / factor) * factor
     least = math.ceil(sampling.min_frames / factor) * factor
     count = math.floor(min(max(wanted, least), most) / factor) * factor
@@ -71,15 +72,14 @@ def extract(path: str | Path, sampling: Sampling, start: float | None = None, en
         total = len(reader)
         if total == 0:
             raise VideoError("no frames")
-        times = reader.get_frame_timestamp(np.arange(total))[:, 0].astype(np.float64)
+        spans = reader.get_frame_timestamp(np.arange(total)).astype(np.float64)  # (start, end) of each frame
+        times = spans[:, 0]
         first = int(np.searchsorted(times, start, "left")) if start is not None else 0
         last = int(np.searchsorted(times, end, "left")) - 1 if end is not None else total - 1
         available = last - first + 1
         if available <= 0:
             raise VideoError(f"window {start}-{end} s holds no frame (video ends at {times[-1]:.2f} s)")
-        span = times[last] - times[first]
-        native_fps = (available - 1) / span if span > 0 else reader.get_avg_fps()
-        count = frame_count(available, native_fps, sampling)
+        count = frame_count(available, spans[last, 1] - times[first], sampling)
         indices = np.linspace(first, last, count).round().astype(np.int64)
         height, width = frame_size(*reader[first].shape[:2], count, sampling)
         # Resizing inside the decoder (ffmpeg's scaler) costs nothing next to decoding; resizing after doubles the time.
