@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from timerft.frames import Sampling, VideoError, extract, extract_table, frame_count, frame_size, load
+from timerft.frames import Sampling, VideoError, extract, extract_table, frame_count, frame_size, read_entry
 from timerft.synth import Event, Obj, Scene, write_video
 
 PAPER = Sampling()
@@ -102,13 +102,15 @@ def test_cache_is_hit_on_a_rerun_and_missed_when_sampling_changes(videos, tmp_pa
     cache = tmp_path / "cache"
     first, _ = extract_table(table("good.mp4", "other.mp4"), videos, PAPER, cache)
     assert set(first["status"]) == {"decoded"}
-    stamps = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
+    stamps = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npy")}
     again, _ = extract_table(table("good.mp4", "other.mp4"), videos, PAPER, cache)
     assert set(again["status"]) == {"cached"}
-    assert {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")} == stamps
+    assert {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npy")} == stamps
     changed, _ = extract_table(table("good.mp4"), videos, Sampling(fps=1.0), cache)
     assert set(changed["status"]) == {"decoded"}
-    assert {p.name for p in cache.glob("*.npz")} == set(changed["frames"])  # entries no row uses are pruned
+    assert {p.name.split(".")[0] for p in cache.glob("*.npy")} == set(changed["frames"])  # unused entries pruned
+    frames, timestamps = read_entry(cache, changed["frames"][0])
+    assert len(frames) == len(timestamps) == 12  # 12 s at 1 fps
 
 
 def test_cli_frames_writes_npz(videos, tmp_path):
@@ -117,7 +119,8 @@ def test_cli_frames_writes_npz(videos, tmp_path):
                            "--end", "6", "--out", str(out), "--strip", str(tmp_path / "strip.png")],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    frames, timestamps = load(out)
+    with np.load(out) as data:
+        frames, timestamps = data["frames"], data["timestamps"]
     assert frames.dtype == np.uint8 and frames.ndim == 4 and timestamps.dtype == np.float64
     assert 3.0 <= timestamps[0] and timestamps[-1] < 6.0
     assert (tmp_path / "strip.png").stat().st_size > 1000

@@ -39,7 +39,7 @@ def _synth(args: argparse.Namespace) -> int:
 def _frames(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from timerft.frames import Sampling, VideoError, extract, save
+    from timerft.frames import Sampling, VideoError, extract, save_npz
 
     sampling = Sampling(fps=args.fps, max_frames=args.max_frames, total_pixels=args.total_pixels)
     try:
@@ -47,7 +47,7 @@ def _frames(args: argparse.Namespace) -> int:
     except VideoError as error:
         print(f"timerft frames: error: {args.video}: {error}", file=sys.stderr)
         return EXIT_UNREADABLE
-    save(Path(args.out), frames, timestamps)
+    save_npz(Path(args.out), frames, timestamps)
     if args.strip:
         from timerft.plots import frame_strip
 
