@@ -1,0 +1,86 @@
+"""End to end: the real DVC pipeline on a smoke profile, in a scratch copy of the project."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO
+
+SMOKE = {"synth.counts": {"pretrain": 3, "pool": 3, "test": 2}, "synth.duration_range": [8.0, 20.0]}
+
+
+def run(cmd, cwd, check=True):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=900)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done
+
+
+def set_params(workspace: Path, overrides: dict) -> None:
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    for dotted, value in overrides.items():
+        section, key = dotted.split(".")
+        params[section][key] = value
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    workspace = tmp_path_factory.mktemp("project")
+    for name in ("src", "stages"):
+        shutil.copytree(REPO / name, workspace / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(REPO / name, workspace / name)
+    set_params(workspace, SMOKE)
+    run(["git", "init", "-q"], workspace)
+    run(["dvc", "init", "-q"], workspace)
+    run(["dvc", "repro"], workspace)
+    return workspace
+
+
+def test_repro_runs_every_stage_and_accounts_for_every_row(workspace):
+    annotations = json.loads((workspace / "data/synth/annotations.json").read_text())
+    report = json.loads((workspace / "data/prepared/report.json").read_text())
+    assert report["rows_in"] == len(annotations) == report["kept"] + report["quarantined"]
+    assert report["passed"] and (workspace / "data/prepared/data_docs/index.html").is_file()
+    frames = json.loads((workspace / "data/frames/report.json").read_text())
+    assert frames["rows_with_frames"] + frames["rows_excluded"] == report["kept"]
+    index = pd.read_parquet(workspace / "data/frames/index.parquet")
+    assert set(index["qid"]) == set(pd.read_parquet(workspace / "data/prepared/clean.parquet")["qid"])
+
+
+def test_metrics_show_prints_the_gate_report(workspace):
+    shown = run(["dvc", "metrics", "show", "--json"], workspace).stdout
+    assert '"rows_in"' in shown and '"videos_decoded"' in shown
+
+
+def test_a_second_repro_changes_nothing(workspace):
+    assert "Stage 'frames' didn't change" in run(["dvc", "repro"], workspace).stdout
+
+
+def test_a_rerun_of_frames_decodes_nothing_again(workspace):
+    set_params(workspace, {"frames.workers": 1})
+    out = run(["dvc", "repro"], workspace).stdout
+    assert "Stage 'prepare' didn't change" in out and "Running stage 'frames'" in out
+    frames = json.loads((workspace / "data/frames/report.json").read_text())
+    assert frames["videos_decoded"] == 0 and frames["videos_cached"] > 0
+
+
+def test_a_failing_gate_fails_the_stage_with_counts(workspace):
+    bad = [{"qid": f"b{i}", "video": "videos/none.mp4", "duration": 10.0, "start": 5.0, "end": 1.0,
+            "query": "x", "source": "s", "split": "train"} for i in range(3)]
+    (workspace / "data/extra").mkdir(exist_ok=True)
+    (workspace / "data/extra/bad.json").write_text(json.dumps(bad))
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["prepare"]["inputs"].append({"path": "../extra/bad.json", "format": "canonical"})
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    done = run(["dvc", "repro", "prepare"], workspace, check=False)
+    assert done.returncode != 0
+    assert "GATE FAILED: 3 of" in done.stdout + done.stderr
