@@ -1,0 +1,93 @@
+"""Models and their inputs: loading a checkpoint, turning samples (frames + query) into model batches.
+
+The time axis: Qwen2.5-VL places each video token at a temporal position derived from the sampling
+rate the processor is told (second_per_grid_ts). Frames here are sampled by our own rules, so the
+processor gets the real rate measured from the frames' timestamps, never a default fps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from timerft.frames import read_entry
+from timerft.prompts import messages
+
+
+@dataclass
+class Sample:
+    qid: str
+    query: str
+    frames: np.ndarray  # uint8 (T, H, W, 3)
+    timestamps: np.ndarray  # seconds, relative to the start of the (clip) video the annotation refers to
+    duration: float
+    start: float | None = None
+    end: float | None = None
+    meta: str | None = None
+
+
+class SampleStore:
+    """Samples of a canonical table whose frames are in the frames cache, read when asked for."""
+
+    def __init__(self, table: pd.DataFrame, frames_index: pd.DataFrame, cache_dir: str | Path):
+        keys = dict(zip(frames_index["qid"], frames_index["frames"]))
+        self.table = table[table["qid"].isin(keys)].reset_index(drop=True)
+        self.missing = sorted(set(table["qid"]) - set(keys))  # rows whose video gave no frames
+        self.keys, self.cache_dir = keys, Path(cache_dir)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __getitem__(self, i: int) -> Sample:
+        row = self.table.iloc[i]
+        frames, timestamps = read_entry(self.cache_dir, self.keys[row["qid"]])
+        offset = row["clip_start"] if pd.notna(row["clip_start"]) else 0.0  # annotations are clip-relative
+        return Sample(row["qid"], row["query"], frames, timestamps - offset, float(row["duration"]),
+                      float(row["start"]), float(row["end"]), row.get("meta"))
+
+    def subset(self, qids) -> "SampleStore":
+        chosen = self.table[self.table["qid"].isin(set(qids))]
+        return SampleStore(chosen, pd.DataFrame({"qid": list(self.keys), "frames": list(self.keys.values())}),
+                           self.cache_dir)
+
+
+def load_model(path: str | Path, device: str = "cpu", dtype: str = "float32"):
+    """(model, processor) from an HF folder or hub id; nothing is downloaded when the folder is local."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(str(path))
+    processor.tokenizer.padding_side = "left"  # generation appends on the right
+    model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=getattr(torch, dtype)).to(device)
+    return model, processor
+
+
+def video_metadata(timestamps: np.ndarray):
+    """What the processor needs to place the frames on the time axis: their real sampling rate."""
+    from transformers.video_utils import VideoMetadata
+
+    count = len(timestamps)
+    span = float(timestamps[-1] - timestamps[0]) if count > 1 else 0.0
+    fps = (count - 1) / span if span > 0 else 2.0
+    return VideoMetadata(total_num_frames=count, fps=fps, frames_indices=list(range(count)))
+
+
+def encode(processor, samples: list[Sample], template: str, targets: list[str] | None = None):
+    """A model batch: prompts (and, for training, target replies with `labels` on the reply tokens only)."""
+    prompts = [processor.apply_chat_template(messages(s.query, template), add_generation_prompt=True, tokenize=False)
+               for s in samples]
+    eos = processor.tokenizer.eos_token
+    texts = prompts if targets is None else [p + t + eos for p, t in zip(prompts, targets)]
+    batch = processor(text=texts, videos=[s.frames for s in samples], return_tensors="pt", padding=True,
+                      video_metadata=[video_metadata(s.timestamps) for s in samples], do_sample_frames=False)
+    if targets is not None:
+        # Left padding puts every reply at the end of its row: label exactly its last tokens.
+        labels = batch["input_ids"].clone()
+        for row, target in enumerate(targets):
+            reply = len(processor.tokenizer(target + eos, add_special_tokens=False)["input_ids"])
+            labels[row, : labels.shape[1] - reply] = -100
+        batch["labels"] = labels
+    return batch
