@@ -57,6 +57,70 @@ def _frames(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from timerft.annotations import AnnotationReadError, read_annotations
+    from timerft.evaluation import evaluate
+    from timerft.inference import read_jsonl
+
+    try:
+        annotations = read_annotations(args.annotations, args.format)
+        predictions = read_jsonl(args.predictions)
+    except AnnotationReadError as error:
+        print(f"timerft evaluate: error: {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except (OSError, ValueError) as error:
+        print(f"timerft evaluate: error: {args.predictions}: not a readable jsonl file ({error})", file=sys.stderr)
+        return EXIT_UNREADABLE
+    result = evaluate(annotations, predictions)
+    text = json.dumps(result, indent=1)
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(text + "\n")
+    overall = result["overall"]
+    print(" ".join(f"{k} {v}" for k, v in overall.items()) + f" missing_predictions {result['missing_predictions']}")
+    return EXIT_OK
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from timerft.frames import Sampling, VideoError, extract
+    from timerft.grounding import parse_span
+    from timerft.inference import generate
+    from timerft.model import Sample, load_model
+    from timerft.params import load_params
+
+    try:
+        prompts = load_params("prompts", args.params)
+        sampling = Sampling(**{k: v for k, v in load_params("frames", args.params).items() if k != "workers"})
+        inference = load_params("inference", args.params)
+    except (OSError, KeyError) as error:
+        print(f"timerft predict: error: {error}; run it in the project folder or pass --params", file=sys.stderr)
+        return EXIT_UNREADABLE
+    try:
+        frames, timestamps = extract(args.video, sampling)
+    except VideoError as error:
+        print(f"timerft predict: error: {args.video}: {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    model, processor = load_model(args.model)
+    sample = Sample("cli", args.query, frames, timestamps, float(timestamps[-1]))
+    cot = inference["cot"] if args.cot is None else args.cot
+    text = generate(model, processor, [sample], prompts["cot" if cot else "no_cot"],
+                    256 if cot else inference["max_new_tokens"])[0]
+    span = parse_span(text)
+    print(f"reply: {text}")
+    print(f"span: {span[0]:.2f} to {span[1]:.2f} s" if span else "span: none (the reply holds no answer)")
+    if args.strip:
+        from timerft.plots import frame_strip
+
+        frame_strip(frames, timestamps, args.strip, title=f'"{args.query}" -> {span}', span=span)
+        print(f"strip: {Path(args.strip)}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="timerft",
@@ -127,6 +191,36 @@ def build_parser() -> argparse.ArgumentParser:
     frames.add_argument("--highlight", type=float, nargs=2, default=None, metavar=("S", "E"),
                         help="mark the frames inside this span (seconds) in the strip")
     frames.set_defaults(handler=_frames)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="R1@0.3/0.5/0.7 and mIoU of predictions, overall, per category and per source",
+        description="Score predictions against annotations. A prediction row (jsonl) holds `qid` and either "
+        "`start`/`end` or `text` (the model's reply, parsed: last <answer> block, last 'X to Y'). An unparseable "
+        "or missing prediction counts as IoU 0 and stays in the denominator. R1@m counts IoU strictly above m.",
+        epilog='--out writes {"overall": {R1@0.3, R1@0.5, R1@0.7, mIoU, count, unparseable}, "missing_predictions", '
+        '"by_category": {...}, "by_source": {...}}. Example: timerft evaluate --annotations tvgbench.json '
+        "--predictions preds.jsonl --out metrics.json",
+    )
+    evaluate.add_argument("--annotations", required=True, help="any format `timerft validate` reads")
+    evaluate.add_argument("--format", default="auto", choices=("auto", *FORMATS))
+    evaluate.add_argument("--predictions", required=True, metavar="FILE.jsonl")
+    evaluate.add_argument("--out", default=None, metavar="metrics.json")
+    evaluate.set_defaults(handler=_evaluate)
+
+    predict = commands.add_parser(
+        "predict", help="answer one query on one video: the span, the reasoning, a frame strip",
+        description="Sample the video as the pipeline does (params.yaml `frames`), ask the model with the "
+        "pipeline's prompt (params.yaml `prompts`), print its reply and the parsed span.",
+        epilog='Example: timerft predict video.mp4 "person sitting down in a chair." --model models/base --strip s.png',
+    )
+    predict.add_argument("video", metavar="VIDEO")
+    predict.add_argument("query", metavar="QUERY")
+    predict.add_argument("--model", default="models/base", help="HF model folder or hub id (default models/base)")
+    predict.add_argument("--cot", dest="cot", action="store_true", default=None, help="ask for reasoning first")
+    predict.add_argument("--no-cot", dest="cot", action="store_false", help="ask for the answer only")
+    predict.add_argument("--strip", default=None, metavar="FILE.png", help="draw the frames, the span framed")
+    predict.add_argument("--params", default="params.yaml", help="the project's params file")
+    predict.set_defaults(handler=_predict)
     return parser
 
 

@@ -56,7 +56,7 @@ def tiou(pred: tuple[float, float] | None, gt: tuple[float, float], duration: fl
 
 def summarize(ious: Iterable[float], unparseable: int = 0) -> dict:
     """R1@{0.3,0.5,0.7} (% with IoU strictly above m), mIoU (x100), count and unparseable count."""
-    values = list(ious)
+    values = [float(v) for v in ious]
     count = len(values)
     result = {f"R1@{m}": round(100 * sum(v > m for v in values) / count, 2) if count else 0.0 for m in THRESHOLDS}
     result["mIoU"] = round(100 * sum(values) / count, 2) if count else 0.0

@@ -7,6 +7,7 @@ processor gets the real rate measured from the frames' timestamps, never a defau
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,17 +49,36 @@ class SampleStore:
         return Sample(row["qid"], row["query"], frames, timestamps - offset, float(row["duration"]),
                       float(row["start"]), float(row["end"]), row.get("meta"))
 
+    @classmethod
+    def from_stage_outputs(cls, clean: str | Path, frames_dir: str | Path, split: str | None = None) -> "SampleStore":
+        """The samples of one split from the `prepare` and `frames` stages' outputs."""
+        table = pd.read_parquet(clean)
+        if split is not None:
+            table = table[table["split"] == split]
+        return cls(table, pd.read_parquet(Path(frames_dir) / "index.parquet"), Path(frames_dir) / "cache")
+
     def subset(self, qids) -> "SampleStore":
         chosen = self.table[self.table["qid"].isin(set(qids))]
         return SampleStore(chosen, pd.DataFrame({"qid": list(self.keys), "frames": list(self.keys.values())}),
                            self.cache_dir)
 
 
-def load_model(path: str | Path, device: str = "cpu", dtype: str = "float32"):
-    """(model, processor) from an HF folder or hub id; nothing is downloaded when the folder is local."""
+POINTER = "checkpoint.json"  # a stage folder that names a checkpoint kept elsewhere (a real run's base model)
+
+
+def resolve_checkpoint(path: str | Path) -> str:
+    pointer = Path(path) / POINTER
+    return json.loads(pointer.read_text())["checkpoint"] if pointer.is_file() else str(path)
+
+
+def load_model(path: str | Path, device: str | None = None, dtype: str | None = None):
+    """(model, processor) from an HF folder, a stage folder pointing at one, or a hub id already in the local cache."""
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    path = resolve_checkpoint(path)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = dtype or ("bfloat16" if device == "cuda" else "float32")
     processor = AutoProcessor.from_pretrained(str(path))
     processor.tokenizer.padding_side = "left"  # generation appends on the right
     model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=getattr(torch, dtype)).to(device)

@@ -36,3 +36,42 @@ def frame_strip(frames: np.ndarray, timestamps: np.ndarray, path: str | Path, ti
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def iou_histogram(series: dict[str, np.ndarray], path: str | Path, title: str) -> Path:
+    """Overlaid IoU histograms (0..1 in 20 bins), one per label."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for label, values in series.items():
+        axis.hist(np.asarray(values, dtype=float), bins=np.linspace(0, 1, 21), alpha=0.55, label=f"{label} (n={len(values)})")
+    axis.set_xlabel("IoU"), axis.set_ylabel("samples"), axis.set_title(title), axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)
+
+
+def metric_bars(results: dict[str, dict], path: str | Path, title: str) -> Path:
+    """Grouped bars: R1@0.3, R1@0.5, R1@0.7 and mIoU for each model."""
+    plt = _pyplot()
+    metrics = ["R1@0.3", "R1@0.5", "R1@0.7", "mIoU"]
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    width = 0.8 / max(1, len(results))
+    for i, (model, values) in enumerate(results.items()):
+        bars = axis.bar(np.arange(len(metrics)) + i * width, [values[m] for m in metrics], width, label=model)
+        axis.bar_label(bars, fmt="%.1f", fontsize=7)
+    axis.set_xticks(np.arange(len(metrics)) + width * (len(results) - 1) / 2, metrics)
+    axis.set_ylabel("%"), axis.set_title(title), axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)

@@ -1,0 +1,46 @@
+"""Evaluation: predictions against annotations -> R1@{0.3,0.5,0.7} and mIoU, overall, per category and per source.
+
+Layout of the result (also what `timerft evaluate --out` writes):
+    {"overall": {"R1@0.3", "R1@0.5", "R1@0.7", "mIoU", "count", "unparseable"},
+     "missing_predictions": n,            # annotated qids with no prediction row (counted as unparseable)
+     "by_category": {category: {...same keys...}}, "by_source": {source: {...}}}
+A prediction row holds `qid` and either `start`/`end` or `text` (parsed as METHOD.md says).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from timerft.grounding import iou, parse_span, summarize
+
+
+def prediction_span(row: dict | None) -> tuple[float, float] | None:
+    if row is None:
+        return None
+    if row.get("start") is not None and row.get("end") is not None:
+        return float(row["start"]), float(row["end"])
+    return parse_span(row.get("text") or "")
+
+
+def scored(annotations: pd.DataFrame, predictions: list[dict]) -> pd.DataFrame:
+    """The annotations with `iou`, `parsed` (a span could be read) and `predicted` (a row existed) columns."""
+    by_qid = {row["qid"]: row for row in predictions}
+    spans = [prediction_span(by_qid.get(qid)) for qid in annotations["qid"]]
+    table = annotations.copy()
+    table["predicted"] = [qid in by_qid for qid in annotations["qid"]]
+    table["parsed"] = [span is not None for span in spans]
+    table["iou"] = [iou(span, (s, e)) for span, s, e in zip(spans, annotations["start"], annotations["end"])]
+    return table
+
+
+def evaluate(annotations: pd.DataFrame, predictions: list[dict]) -> dict:
+    table = scored(annotations, predictions)
+
+    def block(part: pd.DataFrame) -> dict:
+        return summarize(part["iou"].tolist(), int((~part["parsed"]).sum()))
+
+    def grouped(column: str) -> dict:
+        return {str(key): block(part) for key, part in table.groupby(table[column].fillna("unknown"), sort=True)}
+
+    return {"overall": block(table), "missing_predictions": int((~table["predicted"]).sum()),
+            "by_category": grouped("category"), "by_source": grouped("source")}

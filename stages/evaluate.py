@@ -1,0 +1,45 @@
+"""DVC stage `evaluate`: every model that exists (base, sft, rl) on the test split, as DVC metrics and plots."""
+
+import argparse
+import json
+from pathlib import Path
+
+from timerft.evaluation import evaluate, scored
+from timerft.inference import predict, write_jsonl
+from timerft.model import SampleStore, load_model
+from timerft.params import load_params
+from timerft.plots import iou_histogram, metric_bars
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clean", required=True)
+    parser.add_argument("--frames", required=True)
+    parser.add_argument("--models", nargs="+", required=True, help="model folders; missing ones are skipped")
+    parser.add_argument("--out", required=True, help="folder: eval.json, predictions/, eval_bars.png, iou_hist.png")
+    args = parser.parse_args()
+    params, inference, prompts = load_params("evaluate"), load_params("inference"), load_params("prompts")
+    store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"])
+    out = Path(args.out)
+    (out / "predictions").mkdir(parents=True, exist_ok=True)
+    metrics, ious = {}, {}
+    for folder in map(Path, args.models):
+        if not folder.is_dir():
+            continue
+        model, processor = load_model(folder)
+        prompt = prompts["cot" if inference["cot"] else "no_cot"]
+        rows = predict(model, processor, store, prompt, inference["batch_size"], inference["max_new_tokens"],
+                       desc=f"evaluate {folder.name}")
+        write_jsonl(rows, out / "predictions" / f"{folder.name}.jsonl")
+        metrics[folder.name] = evaluate(store.table, rows)
+        metrics[folder.name]["rows_without_frames"] = len(store.missing)
+        ious[folder.name] = scored(store.table, rows)["iou"]
+        print(f"evaluate {folder.name}: {metrics[folder.name]['overall']}")
+    (out / "eval.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    metric_bars({name: m["overall"] for name, m in metrics.items()}, out / "eval_bars.png",
+                f"{params['split']} split ({len(store)} queries)")
+    iou_histogram(ious, out / "iou_hist.png", f"IoU on the {params['split']} split")
+
+
+if __name__ == "__main__":
+    main()

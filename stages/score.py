@@ -1,0 +1,43 @@
+"""DVC stage `score`: difficulty of every candidate = 100 x IoU of the base model's greedy answer
+(or the difficulty the annotation file already carries, when params say so)."""
+
+import argparse
+import json
+from pathlib import Path
+
+from timerft.evaluation import scored
+from timerft.inference import predict, write_jsonl
+from timerft.model import SampleStore, load_model
+from timerft.params import load_params
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clean", required=True)
+    parser.add_argument("--frames", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--out", required=True, help="folder: scores.parquet, predictions.jsonl")
+    args = parser.parse_args()
+    params, inference, prompts = load_params("score"), load_params("inference"), load_params("prompts")
+    store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if params["use_existing_difficulty"]:
+        table = store.table.copy()
+        table["iou"] = [json.loads(meta).get("difficulty", 0.0) / 100 for meta in table["meta"]]
+        predictions = []
+    else:
+        model, processor = load_model(args.model)
+        prompt = prompts["cot" if inference["cot"] else "no_cot"]
+        predictions = predict(model, processor, store, prompt, inference["batch_size"],
+                              inference["max_new_tokens"], difficulty_fallback=True, desc="score")
+        table = scored(store.table, predictions)
+    table["difficulty"] = 100 * table["iou"]
+    table.to_parquet(out / "scores.parquet", index=False)
+    write_jsonl(predictions, out / "predictions.jsonl")
+    print(f"score: {len(table)} {params['split']} samples, mean IoU {table['iou'].mean():.3f}, "
+          f"IoU > 0 for {(table['iou'] > 0).mean():.1%}; {len(store.missing)} rows had no frames")
+
+
+if __name__ == "__main__":
+    main()
