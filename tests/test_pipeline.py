@@ -12,7 +12,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-SMOKE = {"synth.counts": {"pretrain": 3, "pool": 3, "test": 2}, "synth.duration_range": [8.0, 20.0]}
+SMOKE = {"synth.counts": {"pretrain": 4, "pool": 4, "test": 2}, "synth.duration_range": [8.0, 20.0],
+         "base.epochs": 2, "base.batch_size": 4, "select.k": 3, "inference.max_new_tokens": 8}
 
 
 def run(cmd, cwd, check=True):
@@ -56,9 +57,24 @@ def test_repro_runs_every_stage_and_accounts_for_every_row(workspace):
     assert set(index["qid"]) == set(pd.read_parquet(workspace / "data/prepared/clean.parquet")["qid"])
 
 
+def test_model_stages_score_select_and_evaluate(workspace):
+    assert (workspace / "models/base/config.json").is_file()
+    scores = pd.read_parquet(workspace / "data/scored/scores.parquet")
+    pool = pd.read_parquet(workspace / "data/prepared/clean.parquet").query("split == 'pool'")
+    assert len(scores) == len(pool) and scores["iou"].between(0, 1).all()
+    assert (scores["difficulty"] == 100 * scores["iou"]).all()
+    selected = pd.read_parquet(workspace / "data/selected/train.parquet")
+    assert len(selected) <= 3 and set(selected["qid"]) <= set(scores["qid"])
+    metrics = json.loads((workspace / "metrics/eval.json").read_text())
+    test_rows = pd.read_parquet(workspace / "data/prepared/clean.parquet").query("split == 'test'")
+    assert metrics["base"]["overall"]["count"] == len(test_rows)
+    assert (workspace / "metrics/eval_bars.png").stat().st_size > 1000
+    assert (workspace / "data/selected/iou_hist.png").stat().st_size > 1000
+
+
 def test_metrics_show_prints_the_gate_report(workspace):
     shown = run(["dvc", "metrics", "show", "--json"], workspace).stdout
-    assert '"rows_in"' in shown and '"videos_decoded"' in shown
+    assert '"rows_in"' in shown and '"videos_decoded"' in shown and '"R1@0.5"' in shown
 
 
 def test_a_second_repro_changes_nothing(workspace):

@@ -1,0 +1,112 @@
+"""The tiny model and its inputs: build, save, reload, generate from a real video; labels; the time axis."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from timerft.frames import Sampling, extract
+from timerft.model import Sample, SampleStore, encode, load_model, video_metadata
+from timerft.prompts import clean_query, messages, target_text
+from timerft.synth import SynthConfig, make_scene, write_video
+from timerft.tiny import build_tiny
+from timerft.training import freeze_vision_but_merger
+
+TEMPLATE = 'When does "{query}" happen? Answer as <answer>start to end</answer>.'
+SPEC = {"vocab_size": 300, "tokens_per_second": 2, "min_pixels": 3136, "max_pixels": 3136,
+        "text": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+                 "num_key_value_heads": 2},
+        "vision": {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2}}
+SMALL = Sampling(fps=2.0, max_frames=16, min_pixels=3136, max_pixels=3136, total_pixels=16 * 3136)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    texts = ["the red square appears", "the figure raises its arms", TEMPLATE, target_text(12.34, 56.78)]
+    build_tiny(SPEC, texts, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    scene = make_scene(SynthConfig(seed=1, duration_range=(8.0, 12.0)), "test", 0)
+    path = tmp_path_factory.mktemp("video") / "v.mp4"
+    write_video(scene, path)
+    frames, timestamps = extract(path, SMALL)
+    event = scene.events[0]
+    return Sample("q0", event.query, frames, timestamps, scene.duration, event.start, event.end)
+
+
+def test_tiny_folder_reloads_alone_and_generates_from_a_real_video(tiny, sample):
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in tiny.iterdir()}
+    assert json.loads((tiny / "config.json").read_text())["model_type"] == "qwen2_5_vl"
+    model, processor = load_model(tiny)
+    assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
+    assert sum(p.numel() for p in model.parameters()) < 1_000_000
+    from timerft.inference import generate
+
+    replies = generate(model, processor, [sample, sample], TEMPLATE, max_new_tokens=6)
+    assert len(replies) == 2 and all(isinstance(r, str) for r in replies)
+    assert replies[0] == replies[1]  # greedy
+
+
+def test_tokenizer_splits_digits_and_keeps_special_tokens_whole(tiny):
+    _, processor = load_model(tiny)
+    tokenizer = processor.tokenizer
+    pieces = tokenizer.tokenize("12.54 to 17.83")
+    assert [p for p in pieces if p.strip("Ġ").isdigit()] == list("12541783")
+    for token in ("<|video_pad|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>"):
+        assert tokenizer.convert_tokens_to_ids(token) != tokenizer.unk_token_id
+        assert len(tokenizer(token, add_special_tokens=False)["input_ids"]) == 1
+    text = "a Brand-new sentence, with ÜNICODE 3.14"
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text  # byte-level: nothing is unknown
+
+
+def test_prompt_puts_the_video_first_and_quotes_the_clean_query():
+    turn = messages("  The Red square appears. ", TEMPLATE)[0]
+    assert [item["type"] for item in turn["content"]] == ["video", "text"]
+    assert '"the red square appears"' in turn["content"][1]["text"]
+    assert clean_query("Person sits down.") == "person sits down"
+
+
+def test_encode_labels_exactly_the_reply(tiny, sample):
+    _, processor = load_model(tiny)
+    targets = [target_text(1.5, 3.25), target_text(10.0, 12.0, reasoning="short")]
+    batch = encode(processor, [sample, sample], TEMPLATE, targets)
+    for row, target in enumerate(targets):
+        labelled = batch["labels"][row][batch["labels"][row] != -100]
+        assert processor.tokenizer.decode(labelled) == target + processor.tokenizer.eos_token
+
+
+def test_processor_is_told_the_real_sampling_rate(tiny, sample):
+    _, processor = load_model(tiny)
+    slow = Sample("s", "x", sample.frames, np.arange(len(sample.frames)) * 4.0, 60.0)  # one frame per 4 s
+    batch = encode(processor, [sample, slow], TEMPLATE)
+    seconds_per_grid = batch["second_per_grid_ts"].tolist()
+    fps = video_metadata(sample.timestamps).fps
+    assert seconds_per_grid[0] == pytest.approx(2 / fps, rel=1e-3)  # 2 frames per temporal patch
+    assert seconds_per_grid[1] == pytest.approx(8.0)
+
+
+def test_fix_vit_freezes_the_vision_tower_but_the_merger(tiny):
+    model, _ = load_model(tiny)
+    freeze_vision_but_merger(model)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert any(".merger." in n for n in trainable)
+    assert not any("visual" in n and ".merger." not in n for n in trainable)
+    assert any("language_model" in n for n in trainable)
+
+
+def test_sample_store_makes_clip_times_relative(tmp_path):
+    from timerft.frames import write_entry
+
+    write_entry(tmp_path, "k", np.zeros((2, 28, 28, 3), np.uint8), np.array([40.0, 41.0]))
+    table = pd.DataFrame([{"qid": "a", "query": "q", "duration": 10.0, "start": 1.0, "end": 2.0,
+                           "clip_start": 39.5, "clip_end": 49.5, "meta": None},
+                          {"qid": "b", "query": "q", "duration": 10.0, "start": 1.0, "end": 2.0,
+                           "clip_start": None, "clip_end": None, "meta": None}])
+    store = SampleStore(table, pd.DataFrame({"qid": ["a"], "frames": ["k"]}), tmp_path)
+    assert len(store) == 1 and store.missing == ["b"]
+    assert store[0].timestamps.tolist() == [0.5, 1.5]
