@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from timerft.grounding import iou, parse_span, summarize, tiou
-from timerft.selection import gaussian_weights, select
+from timerft.selection import STRATEGIES, gaussian_weights, select
 
 
 @pytest.mark.parametrize(
@@ -98,3 +98,10 @@ def test_band_and_random(pool):
     assert len(select(pool, "random", 50, seed=0)) == 50
     with pytest.raises(ValueError, match="unknown selection strategy"):
         select(pool, "best", 5, seed=0)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_pool_the_base_model_never_hit_selects_nothing_without_crashing(strategy):
+    unsolved = pd.DataFrame({"qid": ["a", "b"], "iou": [0.0, 0.0]})
+    chosen = select(unsolved, strategy, k=5, seed=0)
+    assert len(chosen) == (2 if strategy == "random" else 0)

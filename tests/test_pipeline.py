@@ -100,3 +100,9 @@ def test_a_failing_gate_fails_the_stage_with_counts(workspace):
     done = run(["dvc", "repro", "prepare"], workspace, check=False)
     assert done.returncode != 0
     assert "GATE FAILED: 3 of" in done.stdout + done.stderr
+
+
+def test_no_stage_script_shadows_a_standard_library_module():
+    # `python stages/X.py` puts stages/ first on sys.path: a stages/select.py once broke concurrent.futures.
+    clashes = {path.stem for path in (REPO / "stages").glob("*.py")} & sys.stdlib_module_names
+    assert not clashes, f"rename stages/{sorted(clashes)}: they hide the standard library's modules"

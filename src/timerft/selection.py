@@ -28,12 +28,14 @@ def select(pool: pd.DataFrame, strategy: str, k: int, seed: int, center: float =
     if strategy == "gaussian":
         candidates = pool[pool["iou"] > 0]
         weights = gaussian_weights(candidates["iou"].to_numpy(), center, sd)
-        probabilities = weights / weights.sum() if len(candidates) else weights
+        probabilities = weights / weights.sum() if len(candidates) else None
     elif strategy == "band":
         candidates = pool[(pool["iou"] > band[0]) & (pool["iou"] <= band[1])]
         probabilities = None
     else:
         candidates, probabilities = pool, None
     take = min(k, len(candidates))
+    if take == 0:
+        return candidates.reset_index(drop=True)
     chosen = rng.choice(len(candidates), size=take, replace=False, p=probabilities)
     return candidates.iloc[np.sort(chosen)].reset_index(drop=True)

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +31,9 @@ def main() -> None:
     iou_histogram({"pool": pool["iou"], "selected": chosen["iou"]}, out / "iou_hist.png",
                   f"IoU of the base model before/after {params['strategy']} selection")
     print(f"select: {report}")
+    if len(chosen) < params["k"]:
+        print(f"select: warning: only {len(chosen)} of k={params['k']} rows qualify for {params['strategy']!r}; "
+              "a bigger pool or a stronger base model gives more", file=sys.stderr)
 
 
 if __name__ == "__main__":
