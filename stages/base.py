@@ -10,7 +10,7 @@ import pandas as pd
 
 from timerft.model import POINTER, SampleStore
 from timerft.params import load_params
-from timerft.prompts import clean_query, target_text
+from timerft.prompts import clean_query, synthetic_cot, target_text
 from timerft.tiny import build_tiny
 from timerft.training import supervised
 
@@ -30,8 +30,9 @@ def main() -> None:
         print(f"base: {model['name']}")
         return
     table = pd.read_parquet(args.clean)
-    # the tokenizer learns the words the pipeline will write: queries, prompts, answers
-    texts = [clean_query(q) for q in table["query"]] + list(prompts.values()) + [target_text(12.34, 56.78)]
+    # the tokenizer learns the words the pipeline will write: queries, prompts, CoT replies
+    traces = [target_text(s, e, synthetic_cot(m)) for s, e, m in zip(table["start"], table["end"], table["meta"])]
+    texts = [clean_query(q) for q in table["query"]] + list(prompts.values()) + traces
     build_tiny(model["tiny"], texts, out / "init", seed=params["seed"])
     store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"])
     result = supervised(out / "init", out, store, lambda s: target_text(s.start, s.end), prompts["no_cot"], params)

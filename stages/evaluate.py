@@ -16,25 +16,30 @@ def main() -> None:
     parser.add_argument("--clean", required=True)
     parser.add_argument("--frames", required=True)
     parser.add_argument("--models", nargs="+", required=True, help="model folders; missing ones are skipped")
+    parser.add_argument("--rounds", help="folder of RL round checkpoints, evaluated in params rl.rounds order")
     parser.add_argument("--out", required=True, help="folder: eval.json, predictions/, eval_bars.png, iou_hist.png")
     args = parser.parse_args()
     params, inference, prompts = load_params("evaluate"), load_params("inference"), load_params("prompts")
     store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"])
     out = Path(args.out)
     (out / "predictions").mkdir(parents=True, exist_ok=True)
+    checkpoints = {Path(folder).name: (Path(folder), Path(folder).name) for folder in args.models}
+    if args.rounds:  # named rl/<round>, asked like rl
+        checkpoints.update({f"rl/{name}": (Path(args.rounds) / name, "rl") for name in load_params("rl")["rounds"]})
     metrics, ious = {}, {}
-    for folder in map(Path, args.models):
+    for name, (folder, kind) in checkpoints.items():
         if not folder.is_dir():
             continue
         model, processor = load_model(folder)
-        prompt = prompts["cot" if inference["cot"] else "no_cot"]
-        rows = predict(model, processor, store, prompt, inference["batch_size"], inference["max_new_tokens"],
-                       desc=f"evaluate {folder.name}")
-        write_jsonl(rows, out / "predictions" / f"{folder.name}.jsonl")
-        metrics[folder.name] = evaluate(store.table, rows)
-        metrics[folder.name]["rows_without_frames"] = len(store.missing)
-        ious[folder.name] = scored(store.table, rows)["iou"]
-        print(f"evaluate {folder.name}: {metrics[folder.name]['overall']}")
+        cot = params["cot"].get(kind, inference["cot"])
+        rows = predict(model, processor, store, prompts["cot" if cot else "no_cot"], inference["batch_size"],
+                       inference["max_new_tokens_cot" if cot else "max_new_tokens"], desc=f"evaluate {name}")
+        write_jsonl(rows, out / "predictions" / f"{name.replace('/', '_')}.jsonl")
+        metrics[name] = evaluate(store.table, rows)
+        metrics[name]["cot"] = cot
+        metrics[name]["rows_without_frames"] = len(store.missing)
+        ious[name] = scored(store.table, rows)["iou"]
+        print(f"evaluate {name}: {metrics[name]['overall']}")
     (out / "eval.json").write_text(json.dumps(metrics, indent=1) + "\n")
     metric_bars({name: m["overall"] for name, m in metrics.items()}, out / "eval_bars.png",
                 f"{params['split']} split ({len(store)} queries)")

@@ -30,7 +30,8 @@ def main() -> None:
         model, processor = load_model(args.model)
         prompt = prompts["cot" if inference["cot"] else "no_cot"]
         predictions = predict(model, processor, store, prompt, inference["batch_size"],
-                              inference["max_new_tokens"], difficulty_fallback=True, desc="score")
+                              inference["max_new_tokens_cot" if inference["cot"] else "max_new_tokens"],
+                              difficulty_fallback=True, desc="score")
         table = scored(store.table, predictions)
     table["difficulty"] = 100 * table["iou"]
     table.to_parquet(out / "scores.parquet", index=False)

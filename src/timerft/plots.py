@@ -75,3 +75,18 @@ def metric_bars(results: dict[str, dict], path: str | Path, title: str) -> Path:
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return Path(path)
+
+
+def training_curves(table, columns: list[str], path: str | Path, title: str) -> Path:
+    """One small panel per column of `table` (a DataFrame with a `step` column) against the step."""
+    plt = _pyplot()
+    columns = [c for c in columns if c in table and table[c].notna().any()]
+    figure, axes = plt.subplots(1, max(1, len(columns)), figsize=(3 * max(1, len(columns)), 2.6), squeeze=False)
+    for axis, column in zip(axes[0], columns):
+        axis.plot(table["step"], table[column], marker=".", linewidth=1)
+        axis.set_title(column, fontsize=9), axis.set_xlabel("step", fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)

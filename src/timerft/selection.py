@@ -39,3 +39,14 @@ def select(pool: pd.DataFrame, strategy: str, k: int, seed: int, center: float =
         return candidates.reset_index(drop=True)
     chosen = rng.choice(len(candidates), size=take, replace=False, p=probabilities)
     return candidates.iloc[np.sort(chosen)].reset_index(drop=True)
+
+
+def refilter(scored: pd.DataFrame, low: float = 0.0, high: float = 0.7) -> tuple[pd.DataFrame, dict]:
+    """Time-R1's sample filtering between rounds: keep low < IoU <= high, drop the solved and the hopeless.
+
+    Returns the kept rows and the accounting (rows_in = kept + dropped_solved + dropped_hopeless).
+    """
+    kept = scored[(scored["iou"] > low) & (scored["iou"] <= high)]
+    counts = {"rows_in": len(scored), "kept": len(kept), "dropped_solved": int((scored["iou"] > high).sum()),
+              "dropped_hopeless": int((scored["iou"] <= low).sum())}
+    return kept.reset_index(drop=True), counts

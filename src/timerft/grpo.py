@@ -1,0 +1,145 @@
+"""GRPO for video grounding: a transformers Trainer whose loss step rolls out, scores and updates.
+
+Why not TRL's GRPOTrainer (1.16): its multimodal path carries images only. `_tokenize_prompts` extracts
+image parts, `_generate_and_score_completions` rebuilds `forward_kwargs` from images and hands on a fixed
+list of image keys, and `_get_per_token_logps_and_entropies` slices `pixel_values` by `image_grid_thw`; the
+batch is then shuffled row-wise, which a flattened `pixel_values_videos` cannot follow. Carrying
+`pixel_values_videos`/`video_grid_thw`/`second_per_grid_ts` would mean overriding four methods including
+its 600-line rollout. The algorithm itself is short, so it lives here on top of transformers' Trainer
+(optimiser, schedule, accelerate, DeepSpeed, checkpoints, logging to wandb), reusing TRL's
+`selective_log_softmax`, with TRL's conventions: GRPOConfig-like names, group-normalised advantages,
+k3 KL to a frozen reference, per-step metrics merged into the trainer's log.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from transformers import Trainer, TrainingArguments
+from trl.trainer.utils import selective_log_softmax
+
+from timerft.grounding import iou, parse_span
+from timerft.model import SampleStore, encode, load_model
+from timerft.rewards import score
+from timerft.training import freeze_vision_but_merger
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """(r - mean_g) / (std_g + 1e-4) within each prompt's group of completions (METHOD.md)."""
+    groups = rewards.view(-1, group_size)
+    return ((groups - groups.mean(1, keepdim=True)) / (groups.std(1, keepdim=True) + 1e-4)).view(-1)
+
+
+def completion_mask(completion_ids: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """1 on every completion token up to and including the first EOS, 0 after it."""
+    is_eos = completion_ids == eos_id
+    length = torch.where(is_eos.any(1), is_eos.int().argmax(1) + 1, completion_ids.shape[1])
+    return (torch.arange(completion_ids.shape[1], device=completion_ids.device)[None] < length[:, None]).int()
+
+
+class VideoGRPOTrainer(Trainer):
+    """Each training batch is `per_device_train_batch_size` prompts; each prompt gets `num_generations` rollouts."""
+
+    def __init__(self, *, model, processor, store: SampleStore, template: str, rl: dict, args: TrainingArguments,
+                 train_dataset):
+        super().__init__(model=model, args=args, train_dataset=train_dataset, processing_class=processor,
+                         data_collator=lambda rows: {"index": [row["index"] for row in rows]})
+        self.processor, self.store, self.template, self.rl = processor, store, template, rl
+        self.ref_model = None
+        if rl["beta"] > 0:  # the KL anchor: the round's starting weights, frozen
+            self.ref_model = copy.deepcopy(model).eval().requires_grad_(False)
+        self._metrics = defaultdict(list)
+
+    def _rollout(self, model, batch) -> torch.Tensor:
+        unwrapped = self.accelerator.unwrap_model(model)
+        config = unwrapped.config
+        # a sampled vision placeholder would make the scoring pass expect frames that are not there
+        vision_tokens = [config.image_token_id, config.video_token_id, config.vision_start_token_id,
+                         config.vision_end_token_id]
+        with torch.no_grad():
+            return unwrapped.generate(**batch, do_sample=True, temperature=self.rl["temperature"], top_p=1.0,
+                                      top_k=0, max_new_tokens=self.rl["max_completion_length"],
+                                      suppress_tokens=vision_tokens, pad_token_id=self.processor.tokenizer.pad_token_id)
+
+    def _token_logps(self, model, batch, sequences, attention_mask, prompt_length) -> torch.Tensor:
+        inputs = {**batch, "input_ids": sequences, "attention_mask": attention_mask}
+        inputs.pop("mm_token_type_ids", None)  # prompt-only field; the model rebuilds it from the ids
+        logits = model(**inputs, use_cache=False).logits[:, prompt_length - 1 : -1]
+        return selective_log_softmax(logits / self.rl["temperature"], sequences[:, prompt_length:])
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        group = self.rl["num_generations"]
+        samples = [self.store[i] for i in inputs["index"] for _ in range(group)]
+        batch = encode(self.processor, samples, self.template).to(self.accelerator.device)
+        prompt_length = batch["input_ids"].shape[1]
+        sequences = self._rollout(model, batch)
+        completion_ids = sequences[:, prompt_length:]
+        mask = completion_mask(completion_ids, self.processor.tokenizer.eos_token_id)
+        texts = self.processor.batch_decode(completion_ids * mask, skip_special_tokens=True)
+        rewards = score(texts, samples, self.rl["rewards"])
+        total = torch.tensor(rewards["total"], dtype=torch.float32, device=sequences.device)
+        advantages = group_advantages(total, group)
+
+        attention_mask = torch.cat([batch["attention_mask"], mask], dim=1)
+        logps = self._token_logps(model, batch, sequences, attention_mask, prompt_length)
+        # one update per rollout: the ratio is exp(0) = 1, but its gradient is the policy gradient
+        per_token = -torch.exp(logps - logps.detach()) * advantages[:, None]
+        if self.ref_model is not None:
+            with torch.no_grad():
+                ref_logps = self._token_logps(self.ref_model, batch, sequences, attention_mask, prompt_length)
+            kl = torch.exp(ref_logps - logps) - (ref_logps - logps) - 1  # k3 estimator
+            per_token = per_token + self.rl["beta"] * kl
+        lengths = mask.sum(1).clamp(min=1)
+        loss = ((per_token * mask).sum(1) / lengths).mean()
+
+        self._record(rewards, total, group, mask, texts, samples, kl if self.ref_model is not None else None)
+        return loss
+
+    def _record(self, rewards, total, group, mask, texts, samples, kl) -> None:
+        metrics = self._metrics
+        metrics["reward"].append(total.mean().item())
+        metrics["reward_std"].append(total.view(-1, group).std(1).mean().item())
+        for name, values in rewards.items():
+            if name != "total":
+                metrics[f"rewards/{name}"].append(sum(values) / len(values))
+        metrics["completion_length"].append(mask.sum(1).float().mean().item())
+        metrics["iou"].append(sum(iou(parse_span(t), (s.start, s.end)) for t, s in zip(texts, samples)) / len(texts))
+        if kl is not None:
+            metrics["kl"].append(((kl * mask).sum() / mask.sum().clamp(min=1)).item())
+
+    def log(self, logs: dict, start_time: float | None = None) -> None:
+        """Merge the rollout metrics gathered since the last log into the trainer's log (and so into wandb)."""
+        if "loss" in logs:
+            logs.update({name: round(sum(v) / len(v), 4) for name, v in self._metrics.items() if v})
+            self._metrics.clear()
+        super().log(logs, start_time)
+
+
+def grpo(model_dir: str | Path, out_dir: str | Path, store: SampleStore, template: str, rl: dict,
+         report_to: str = "none") -> dict:
+    """One GRPO round on every sample of `store`, from `model_dir`; saves an HF folder in `out_dir`."""
+    from datasets import Dataset
+
+    model, processor = load_model(model_dir)
+    processor.tokenizer.padding_side = "left"
+    if rl.get("fix_vit", True):
+        freeze_vision_but_merger(model)
+    gpu = torch.cuda.is_available()
+    args = TrainingArguments(
+        output_dir=str(Path(out_dir) / "trainer"), per_device_train_batch_size=rl["batch_size"],
+        gradient_accumulation_steps=rl.get("gradient_accumulation_steps", 1), num_train_epochs=rl["epochs"],
+        max_steps=rl.get("max_steps") or -1, learning_rate=rl["learning_rate"],
+        lr_scheduler_type=rl.get("lr_scheduler", "constant"), warmup_steps=rl.get("warmup_steps", 0),
+        max_grad_norm=rl.get("max_grad_norm", 1.0), logging_steps=rl.get("logging_steps", 1), save_strategy="no",
+        report_to=report_to, seed=rl["seed"], bf16=gpu, remove_unused_columns=False, dataloader_num_workers=0,
+        gradient_checkpointing=gpu and rl.get("gradient_checkpointing", False), disable_tqdm=False,
+    )
+    trainer = VideoGRPOTrainer(model=model, processor=processor, store=store, template=template, rl=rl, args=args,
+                               train_dataset=Dataset.from_dict({"index": list(range(len(store)))}))
+    result = trainer.train()
+    trainer.save_model(str(out_dir))
+    processor.save_pretrained(str(out_dir))
+    return {"steps": result.global_step, "log": trainer.state.log_history}

@@ -1,0 +1,47 @@
+"""DVC stage `sft`: the cold start. TRL's SFTTrainer teaches the base model to reason, then answer, on a few CoT
+examples: for the embedded default, traces written from SynthTVG's ground truth; for real runs, `sft.cot_jsonl`
+(rows of `qid` and `reply`, the whole `<think>...</think><answer>S to E</answer>` reply)."""
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from timerft.inference import read_jsonl
+from timerft.model import SampleStore
+from timerft.params import load_params
+from timerft.prompts import synthetic_cot, target_text
+from timerft.tracking import report_to
+from timerft.training import supervised
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clean", required=True, help="prepare's clean.parquet")
+    parser.add_argument("--frames", required=True, help="the frames stage's folder")
+    parser.add_argument("--model", required=True, help="the base model folder")
+    parser.add_argument("--out", required=True, help="model folder to write")
+    args = parser.parse_args()
+    params, prompts = load_params("sft"), load_params("prompts")
+    store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"])
+    if params.get("cot_jsonl"):
+        replies = {row["qid"]: row["reply"] for row in read_jsonl(params["cot_jsonl"])}
+    else:
+        replies = {qid: target_text(s, e, synthetic_cot(m))
+                   for qid, s, e, m in store.table[["qid", "start", "end", "meta"]].itertuples(index=False)}
+    replies = {qid: reply for qid, reply in replies.items() if reply is not None and "<think>" in reply}
+    chosen = store.table[store.table["qid"].isin(replies)].sample(frac=1.0, random_state=params["seed"])
+    store = store.subset(chosen["qid"].head(params["samples"]))
+    if len(store) == 0:
+        raise SystemExit(f"sft: no CoT examples for split {params['split']!r}: the embedded default writes them "
+                         "from SynthTVG; for real data set sft.cot_jsonl")
+    out = Path(args.out)
+    shutil.rmtree(out, ignore_errors=True)
+    result = supervised(args.model, out, store, lambda s: replies[s.qid], prompts["cot"], params, report_to("sft"))
+    shutil.rmtree(out / "trainer", ignore_errors=True)
+    (out / "sft_log.json").write_text(json.dumps(result["log"], indent=1) + "\n")
+    print(f"sft: {len(store)} CoT examples, {result['steps']} steps, final loss {result['train_loss']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Rewards, advantages, masks, refiltering and CoT traces: hand-computed cases."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+from timerft.grpo import completion_mask, group_advantages
+from timerft.model import Sample
+from timerft.prompts import synthetic_cot, target_text
+from timerft.rewards import format_reward, iou_reward, score, tiou_reward
+from timerft.selection import refilter
+from test_model import TEMPLATE, sample, tiny  # noqa: F401  (fixtures)
+
+
+def truth(start=10.0, end=20.0, duration=100.0):
+    return Sample("q", "x", None, None, duration, start, end)
+
+
+def test_iou_and_tiou_rewards_by_hand():
+    replies = ["<think></think><answer>10.00 to 20.00</answer>", "<answer>15 to 25</answer>", "no idea"]
+    samples = [truth()] * 3
+    assert iou_reward(replies, samples) == pytest.approx([1.0, 5 / 15, 0.0])
+    # tIoU = IoU * (1 - |10-15|/100) * (1 - |20-25|/100) = (1/3) * 0.95 * 0.95
+    assert tiou_reward(replies, samples) == pytest.approx([1.0, (5 / 15) * 0.95 * 0.95, 0.0])
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("<think>a</think><answer>1 to 2</answer>", 1.0),
+    ("  <think>a\nb</think>\n <answer>1 to 2</answer>\n", 1.0),
+    ("<answer>1 to 2</answer>", 0.0),
+    ("<think>a</think><answer>1 to 2</answer> trailing words", 0.0),
+    ("prefix <think>a</think><answer>1 to 2</answer>", 0.0),
+])
+def test_format_reward_wants_the_whole_reply_in_shape(reply, expected):
+    assert format_reward([reply], [truth()]) == [expected]
+
+
+def test_weighted_sum_and_unknown_rewards():
+    values = score(["<think></think><answer>10 to 20</answer>"], [truth()], {"tiou": 1.0, "format": 0.5})
+    assert values["total"] == [pytest.approx(1.5)]
+    with pytest.raises(ValueError, match="unknown rewards"):
+        score(["x"], [truth()], {"bleu": 1.0})
+
+
+def test_group_advantages_normalise_within_each_group():
+    rewards = torch.tensor([1.0, 0.0, 2.0, 5.0, 5.0, 5.0])
+    advantages = group_advantages(rewards, 3)
+    assert advantages[:3].tolist() == pytest.approx([0.0, -1 / (1 + 1e-4), 1 / (1 + 1e-4)])
+    assert advantages[3:].tolist() == [0.0, 0.0, 0.0]  # a group that agrees teaches nothing
+
+
+def test_completion_mask_stops_after_the_first_eos():
+    ids = torch.tensor([[5, 6, 9, 9], [5, 9, 7, 9], [5, 6, 7, 8]])
+    assert completion_mask(ids, eos_id=9).tolist() == [[1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]]
+
+
+def test_refilter_keeps_the_middle_band_and_accounts_for_every_row():
+    table = pd.DataFrame({"qid": list("abcde"), "iou": [0.0, 0.05, 0.7, 0.71, 1.0]})
+    kept, counts = refilter(table, 0.0, 0.7)
+    assert kept["qid"].tolist() == ["b", "c"]
+    assert counts == {"rows_in": 5, "kept": 2, "dropped_solved": 2, "dropped_hopeless": 1}
+
+
+def test_synthetic_cot_lists_every_event_in_time_order():
+    events = [{"kind": "jump", "start": 30.0, "end": 32.5, "obj": None},
+              {"kind": "recolor", "start": 3.0, "end": 8.25, "obj": {"shape": "circle", "color": "red", "slot": 0},
+               "color2": "blue"}]
+    trace = synthetic_cot(json.dumps({"event": 0, "scene": {"events": events}}))
+    assert trace == ("<timestep>3.00 to 8.25</timestep> the red circle turns blue. "
+                     "<timestep>30.00 to 32.50</timestep> the figure jumps.")
+    assert format_reward([target_text(30, 32.5, trace)], [truth()]) == [1.0]
+    assert synthetic_cot(None) is None and synthetic_cot('{"source": "real"}') is None
+
+
+def test_a_grpo_step_on_a_real_video_updates_the_llm_and_merger_only(tiny, sample, tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+    from timerft.grpo import grpo
+    from timerft.rewards import REWARDS
+
+    # an untrained model never answers, so every grounding reward is 0 and there is no signal: reward length
+    monkeypatch.setitem(REWARDS, "chars", lambda completions, samples: [float(len(c)) for c in completions])
+    rl = {"num_generations": 4, "batch_size": 1, "epochs": 1, "max_steps": 2, "learning_rate": 1e-2, "beta": 0.04,
+          "temperature": 1.0, "max_completion_length": 12, "fix_vit": True, "seed": 0,
+          "rewards": {"tiou": 1.0, "format": 1.0, "chars": 0.1}}
+    result = grpo(tiny, tmp_path / "out", [sample, sample], TEMPLATE, rl)
+    steps = [entry for entry in result["log"] if "loss" in entry]
+    assert result["steps"] == 2 and len(steps) == 2
+    assert {"reward", "reward_std", "kl", "completion_length", "iou", "rewards/tiou", "rewards/format"} <= set(steps[0])
+    before, after = load_file(tiny / "model.safetensors"), load_file(tmp_path / "out" / "model.safetensors")
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert any(".layers." in f".{name}" and "visual" not in name for name in changed)
+    assert any(".merger." in name for name in changed)
+    assert not any(".visual." in f".{name}" and ".merger." not in name for name in changed)
