@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from accelerate import PartialState
 
 from timerft.evaluation import scored
 from timerft.grpo import grpo
@@ -58,8 +59,10 @@ def main() -> None:
     else:
         result = grpo(args.init, model_out, store, prompts["cot"], {**grpo_params, "rewards": rl["rewards"]},
                       report_to(f"rl-{args.round}"))
-        shutil.rmtree(model_out / "trainer", ignore_errors=True)
         log = result["log"]
+    if not PartialState().is_main_process:  # under accelerate launch, one process refilters and reports
+        return
+    shutil.rmtree(model_out / "trainer", ignore_errors=True)
     write_curves(log, out / "curves.csv")
     training_curves(pd.read_csv(out / "curves.csv"), list(CURVES[2:7]), out / "curves.png", f"GRPO {args.round}")
 

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,10 @@ import yaml
 from conftest import REPO
 
 SMOKE = {"synth.counts": {"pretrain": 4, "pool": 4, "test": 2}, "synth.duration_range": [8.0, 20.0],
-         "base.epochs": 2, "base.batch_size": 4, "select.k": 3, "inference.max_new_tokens": 8}
+         "base.epochs": 2, "base.batch_size": 4, "select.strategy": "random", "select.k": 3, "inference.max_new_tokens": 8,
+         "inference.max_new_tokens_cot": 16, "sft.samples": 4, "sft.epochs": 1, "sft.batch_size": 4,
+         "rl.grpo.num_generations": 2, "rl.grpo.max_steps": 2, "rl.grpo.max_completion_length": 16,
+         "tracking.wandb": "disabled"}
 
 
 def run(cmd, cwd, check=True):
@@ -27,8 +31,11 @@ def run(cmd, cwd, check=True):
 def set_params(workspace: Path, overrides: dict) -> None:
     params = yaml.safe_load((workspace / "params.yaml").read_text())
     for dotted, value in overrides.items():
-        section, key = dotted.split(".")
-        params[section][key] = value
+        *parents, key = dotted.split(".")
+        node = params
+        for parent in parents:
+            node = node[parent]
+        node[key] = value
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -72,6 +79,23 @@ def test_model_stages_score_select_and_evaluate(workspace):
     assert (workspace / "data/selected/iou_hist.png").stat().st_size > 1000
 
 
+def test_sft_and_rl_rounds_train_refilter_and_are_evaluated(workspace):
+    assert (workspace / "models/sft/config.json").is_file()
+    first = json.loads((workspace / "data/rl/round1/report.json").read_text())
+    second = json.loads((workspace / "data/rl/round2/report.json").read_text())
+    assert first["rows_in"] == len(pd.read_parquet(workspace / "data/selected/train.parquet")) == 3
+    assert first["steps"] == 2 and first["mean_reward"] is not None
+    for report in (first, second):
+        assert report["rows_in"] == report["kept"] + report["dropped_solved"] + report["dropped_hopeless"]
+    assert second["rows_in"] == first["kept"]
+    assert len(pd.read_csv(workspace / "data/rl/round1/curves.csv")) == 2
+    for name in ("round1", "round2"):
+        assert (workspace / f"models/rl/{name}/model.safetensors").is_file()
+    metrics = json.loads((workspace / "metrics/eval.json").read_text())
+    assert list(metrics) == ["base", "sft", "rl/round1", "rl/round2"]
+    assert not metrics["base"]["cot"] and metrics["rl/round2"]["cot"]
+
+
 def test_metrics_show_prints_the_gate_report(workspace):
     shown = run(["dvc", "metrics", "show", "--json"], workspace).stdout
     assert '"rows_in"' in shown and '"videos_decoded"' in shown and '"R1@0.5"' in shown
@@ -87,6 +111,24 @@ def test_a_rerun_of_frames_decodes_nothing_again(workspace):
     assert "Stage 'prepare' didn't change" in out and "Running stage 'frames'" in out
     frames = json.loads((workspace / "data/frames/report.json").read_text())
     assert frames["videos_decoded"] == 0 and frames["videos_cached"] > 0
+
+
+def test_a_pipeline_killed_in_round_2_resumes_at_round_2(workspace):
+    set_params(workspace, {"rl.grpo.learning_rate": 1.0e-3})  # both rounds are out of date now
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"}
+    repro = subprocess.Popen(["dvc", "repro"], cwd=workspace, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = []
+    for line in repro.stdout:
+        seen.append(line)
+        if "Running stage 'rl@round2'" in line:
+            os.killpg(repro.pid, signal.SIGKILL)  # the node dies mid-round
+            break
+    repro.wait(timeout=60)
+    assert any("Running stage 'rl@round1'" in line for line in seen), "".join(seen)[-2000:]
+    out = run(["dvc", "repro"], workspace).stdout
+    assert "Running stage 'rl@round1'" not in out and "Stage 'rl@round1' didn't change" in out
+    assert "Running stage 'rl@round2'" in out
 
 
 def test_a_failing_gate_fails_the_stage_with_counts(workspace):
