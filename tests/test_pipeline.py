@@ -39,9 +39,8 @@ def set_params(workspace: Path, overrides: dict) -> None:
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    workspace = tmp_path_factory.mktemp("project")
+def scratch_project(workspace: Path) -> Path:
+    """A copy of the project's code and pipeline in WORKSPACE, on the smoke profile, as a Git + DVC repository."""
     for name in ("src", "stages"):
         shutil.copytree(REPO / name, workspace / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ("dvc.yaml", "params.yaml"):
@@ -49,6 +48,12 @@ def workspace(tmp_path_factory):
     set_params(workspace, SMOKE)
     run(["git", "init", "-q"], workspace)
     run(["dvc", "init", "-q"], workspace)
+    return workspace
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    workspace = scratch_project(tmp_path_factory.mktemp("project"))
     run(["dvc", "repro"], workspace)
     return workspace
 

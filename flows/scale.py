@@ -1,0 +1,80 @@
+"""Optional scale-out (`orchestration.task_runner: dask`; `pip install -e '.[dask]'`): decode the frames of every
+video on a Dask cluster before the `frames` stage runs.
+
+What this parallelises, and what it does not: DVC stages still run one at a time in one workspace (the flow's
+lock and DVC's own lock see to it); Dask only spreads the decoding that `frames` would otherwise do on one
+machine's `frames.workers` processes. Each Dask task decodes a batch of (video, window) pairs straight into the
+stage's persisted cache (data/frames/cache, keyed by content hash and sampling params, with the library's own
+functions), so `dvc repro frames` that follows finds them cached and only writes its index. On a multi-machine
+cluster the workers need the workspace on a shared filesystem. Scoring is not parallelised: it is model inference
+inside the `score` stage, which would need a shard option in stages/score.py.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from prefect import flow, get_run_logger, task, unmapped
+
+
+@task
+def decode_batch(jobs: list[tuple], cache: str) -> dict:
+    """Decode a batch of (video path, start, end, sampling) into the cache; failures are left to the stage."""
+    from timerft.frames import cache_key, content_hash, extract, write_entry
+
+    counts = {"decoded": 0, "cached": 0, "failed": 0}
+    for path, start, end, sampling in jobs:
+        try:
+            key = cache_key(content_hash(path), sampling, start, end)
+            if (Path(cache) / f"{key}.npy").is_file():
+                counts["cached"] += 1
+                continue
+            frames, timestamps = extract(path, sampling, start, end)
+            write_entry(Path(cache), key, frames, timestamps)
+            counts["decoded"] += 1
+        except Exception:  # the frames stage retries it and records the reason in failures.json
+            counts["failed"] += 1
+    return counts
+
+
+@flow(name="frames-on-dask")
+def _prewarm(workspace: str, batches: int) -> dict:
+    import pandas as pd
+
+    from timerft.frames import Sampling
+
+    params = yaml.safe_load((Path(workspace) / "params.yaml").read_text())
+    sampling = dict(params["frames"])
+    sampling.pop("workers", None)
+    sampling = Sampling(**sampling)
+    video_root = Path(workspace) / params["prepare"]["video_root"]
+    table = pd.read_parquet(Path(workspace) / "data/prepared/clean.parquet")
+    # the same (video, window) groups, with None for a missing window, as timerft.frames.extract_table
+    window = table[["video", "clip_start", "clip_end"]].astype(object)
+    window = window.where(window.notna(), None).drop_duplicates()
+    jobs = [(str(video_root / video), start, end, sampling) for video, start, end in window.itertuples(index=False)]
+    cache = str(Path(workspace) / "data/frames/cache")
+    futures = decode_batch.map([jobs[i::batches] for i in range(batches)], cache=unmapped(cache))
+    totals = {"decoded": 0, "cached": 0, "failed": 0}
+    for future in futures:
+        for name, count in future.result().items():
+            totals[name] += count
+    get_run_logger().info("frames on Dask: %s videos %s", len(jobs), totals)
+    return totals
+
+
+def prewarm_frames(workspace: str, dask: dict) -> dict:
+    from prefect import get_client
+    from prefect_dask import DaskTaskRunner
+
+    # Without PREFECT_API_URL this run talks to a temporary server; point the local workers at it too, or each
+    # worker process would start (and report to) a temporary server of its own.
+    if not os.environ.get("PREFECT_API_URL"):
+        with get_client(sync_client=True) as client:
+            os.environ["PREFECT_API_URL"] = str(client.api_url)
+    address, workers = dask.get("address"), int(dask.get("n_workers") or 2)
+    runner = (DaskTaskRunner(address=address) if address else
+              DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}))
+    return _prewarm.with_options(task_runner=runner)(workspace, batches=4 * workers)
