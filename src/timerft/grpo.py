@@ -59,15 +59,25 @@ class VideoGRPOTrainer(Trainer):
         # a sampled vision placeholder would make the scoring pass expect frames that are not there
         vision_tokens = [config.image_token_id, config.video_token_id, config.vision_start_token_id,
                          config.vision_end_token_id]
-        with torch.no_grad():
-            return unwrapped.generate(**batch, do_sample=True, temperature=self.rl["temperature"], top_p=1.0,
-                                      top_k=0, max_new_tokens=self.rl["max_completion_length"],
-                                      suppress_tokens=vision_tokens, pad_token_id=self.processor.tokenizer.pad_token_id)
+        # eval mode: in train mode with gradient checkpointing, transformers drops the KV cache and every token
+        # after the first would be sampled without the prompt (tests/test_arch.py shows it)
+        was_training = unwrapped.training
+        unwrapped.eval()
+        try:
+            with torch.no_grad():
+                return unwrapped.generate(**batch, do_sample=True, temperature=self.rl["temperature"], top_p=1.0,
+                                          top_k=0, max_new_tokens=self.rl["max_completion_length"],
+                                          suppress_tokens=vision_tokens,
+                                          pad_token_id=self.processor.tokenizer.pad_token_id)
+        finally:
+            unwrapped.train(was_training)
 
     def _token_logps(self, model, batch, sequences, attention_mask, prompt_length) -> torch.Tensor:
         inputs = {**batch, "input_ids": sequences, "attention_mask": attention_mask}
         inputs.pop("mm_token_type_ids", None)  # prompt-only field; the model rebuilds it from the ids
-        logits = model(**inputs, use_cache=False).logits[:, prompt_length - 1 : -1]
+        # logits of the completion positions only, not vocabulary x the whole video prompt
+        keep = sequences.shape[1] - prompt_length + 1
+        logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits[:, :-1]
         return selective_log_softmax(logits / self.rl["temperature"], sequences[:, prompt_length:])
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):

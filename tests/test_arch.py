@@ -1,0 +1,144 @@
+"""The real Qwen2.5-VL architectures (timerft.arch): published shapes counted on the meta device, and a shrunk
+variant of the same code path through load_model and one GRPO step on the CPU; the GPU benchmark's CPU smoke run."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from timerft.arch import PUBLISHED_PARAMETERS, build, build_arch, parameter_counts, qwen25_vl_config
+from timerft.model import Sample, load_model
+
+REPO = Path(__file__).resolve().parents[1]
+SHRINK = {"layers": 1, "vision_depth": 2, "width_divisor": 8, "vocab_size": 2048}
+TEMPLATE = 'When does "{query}" happen? Answer as <think></think><answer>start to end</answer>.'
+
+
+@pytest.mark.parametrize("size, billions, text, vocab, tied", [
+    ("3b", 3.75, (2048, 11008, 36, 16, 2), 151936, True),
+    ("7b", 8.29, (3584, 18944, 28, 28, 4), 152064, False),
+])
+def test_published_configs_have_the_published_shapes(size, billions, text, vocab, tied):
+    config = qwen25_vl_config(size)
+    t, v = config.text_config, config.vision_config
+    assert (t.hidden_size, t.intermediate_size, t.num_hidden_layers, t.num_attention_heads,
+            t.num_key_value_heads) == text
+    assert t.vocab_size == vocab and config.tie_word_embeddings is tied
+    assert t.rope_parameters["mrope_section"] == [16, 24, 24] and t.rope_parameters["rope_theta"] == 1e6
+    assert (v.depth, v.hidden_size, v.intermediate_size, v.num_heads, v.window_size) == (32, 1280, 3420, 16, 112)
+    assert v.fullatt_block_indexes == [7, 15, 23, 31] and v.out_hidden_size == t.hidden_size
+    counts = parameter_counts(config)  # meta device: nothing allocated
+    assert counts["total"] == pytest.approx(billions * 1e9, rel=0.03)
+    assert counts["total"] == PUBLISHED_PARAMETERS[size]  # the safetensors totals of the Instruct checkpoints
+    assert counts["vision"] + counts["merger"] == pytest.approx(0.67e9, rel=0.03)
+    assert (counts["lm_head"] == 0) is tied
+
+
+def test_shrinking_keeps_the_code_path():
+    config = qwen25_vl_config("7b", layers=2, vision_depth=4, width_divisor=7)
+    t, v = config.text_config, config.vision_config
+    assert (t.num_hidden_layers, t.num_attention_heads, t.num_key_value_heads, t.hidden_size) == (2, 4, 1, 512)
+    assert v.depth == 4 and v.fullatt_block_indexes == [3] and v.out_hidden_size == 512
+    assert v.hidden_size // v.num_heads == 80 and t.rope_parameters["mrope_section"] == [16, 24, 24]
+    assert qwen25_vl_config("3b", vision_depth=16).vision_config.fullatt_block_indexes == [7, 15]
+    with pytest.raises(ValueError, match="size"):
+        qwen25_vl_config("72b")
+
+
+def noise_sample(frames=4, size=56, seed=0):
+    video = np.random.default_rng(seed).integers(0, 256, (frames, size, size, 3), dtype=np.uint8)
+    return Sample("q0", "the red square appears", video, np.arange(frames) / 2.0, frames / 2.0, 0.5, 1.5)
+
+
+@pytest.fixture(scope="module")
+def shrunk(tmp_path_factory):
+    return build_arch("3b", tmp_path_factory.mktemp("arch") / "qwen25vl-3b-shrunk", dtype="float32", **SHRINK)
+
+
+def test_the_saved_folder_loads_with_load_model(shrunk):
+    saved = json.loads((shrunk / "config.json").read_text())
+    assert saved["model_type"] == "qwen2_5_vl" and saved["tie_word_embeddings"] is True
+    model, processor = load_model(shrunk, device="cpu")
+    assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
+    assert model.config.text_config.vocab_size == 2048 >= len(processor.tokenizer)
+    assert model.config.video_token_id == processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+
+
+def test_a_grpo_step_on_the_shrunk_real_architecture(shrunk, tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    from timerft.grpo import grpo
+    from timerft.rewards import REWARDS
+
+    # a random model never answers: reward length so that the advantages are not all zero
+    monkeypatch.setitem(REWARDS, "chars", lambda completions, samples: [float(len(c)) for c in completions])
+    rl = {"num_generations": 2, "batch_size": 1, "epochs": 1, "max_steps": 1, "learning_rate": 1e-2, "beta": 0.04,
+          "temperature": 1.0, "max_completion_length": 4, "fix_vit": True, "seed": 0,
+          "rewards": {"tiou": 1.0, "format": 1.0, "chars": 0.1}}
+    result = grpo(shrunk, tmp_path / "out", [noise_sample()], TEMPLATE, rl)
+    assert result["steps"] == 1 and "kl" in result["log"][0]
+    before, after = load_file(shrunk / "model.safetensors"), load_file(tmp_path / "out" / "model.safetensors")
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert any(".merger." in name for name in changed)
+    assert not any(".visual." in f".{name}" and ".merger." not in name for name in changed)
+
+
+def test_generate_in_train_mode_under_gradient_checkpointing_loses_the_context():
+    """Why timerft.grpo rolls out in eval mode: in train mode with gradient
+    checkpointing, transformers drops the KV cache, so every token after the first is computed without context."""
+    model, _ = build("3b", device="cpu", dtype="float32", **SHRINK)
+    with torch.no_grad():
+        for p in model.parameters():  # a sharper random model, so that the context matters to the scores
+            p.mul_(20.0)
+    ids = torch.randint(10, 900, (1, 24), generator=torch.Generator().manual_seed(0))
+    kwargs = {"input_ids": ids, "do_sample": False, "max_new_tokens": 3, "output_scores": True,
+              "return_dict_in_generate": True}
+    model.eval()
+    reference = model.generate(**kwargs).scores
+    model.gradient_checkpointing_enable()
+    model.train()
+    train_mode = model.generate(**kwargs).scores
+    model.eval()
+    eval_mode = model.generate(**kwargs).scores
+    assert torch.allclose(reference[0], train_mode[0])  # the prefill still sees the prompt
+    assert not torch.allclose(reference[2], train_mode[2])  # later tokens do not
+    assert all(torch.allclose(a, b) for a, b in zip(reference, eval_mode))  # eval mode: checkpointing is inert
+
+
+def test_the_gpu_benchmark_runs_on_the_cpu(tmp_path):
+    spec = importlib.util.spec_from_file_location("gpu_grpo", REPO / "benchmarks" / "gpu_grpo.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    figures = bench.main(["--tiny", "--steps", "2", "--out", str(tmp_path / "tiny.json")])
+    saved = json.loads((tmp_path / "tiny.json").read_text())
+    assert saved["steps_timed"] == 1 and saved["rollout"]["sequences"] == 2
+    for phase in ("encode", "rollout", "reward", "policy_logps", "ref_logps", "backward", "optimizer", "step"):
+        assert figures["phases_s"][phase] >= 0.0
+    assert figures["phases_s"]["step"] >= figures["phases_s"]["rollout"] > 0
+    assert figures["generated_tokens_per_s"] > 0 and figures["samples_per_s"] > 0
+    assert figures["flops"]["train_phase"] > figures["flops"]["model_flops"] > 0
+
+
+@pytest.mark.parametrize("profile", ["gpu_3b.yaml", "gpu_7b.yaml"])
+def test_gpu_profiles_only_override_existing_params_keys(profile):
+    import shlex
+
+    import yaml
+
+    from timerft.arch import overrides
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    args = shlex.split(" ".join(overrides(REPO / "params" / profile)))
+    assert args[0::2] == ["-S"] * (len(args) // 2)
+    read_with_default = {"sft.gradient_checkpointing"}  # training.supervised reads it with params.get
+    for assignment in args[1::2]:
+        if assignment.split("=", 1)[0] in read_with_default:
+            continue
+        node = params
+        for key in assignment.split("=", 1)[0].split("."):
+            assert key in node, f"{profile}: {assignment} names no key of params.yaml"
+            node = node[key]
+    assert "rl.grpo.num_generations=8" in args and "rl.grpo.max_completion_length=256" in args
