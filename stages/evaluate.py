@@ -27,19 +27,24 @@ def main() -> None:
     if args.rounds:  # named rl/<round>, asked like rl
         checkpoints.update({f"rl/{name}": (Path(args.rounds) / name, "rl") for name in load_params("rl")["rounds"]})
     metrics, ious = {}, {}
-    for name, (folder, kind) in checkpoints.items():
+    for checkpoint, (folder, kind) in checkpoints.items():
         if not folder.is_dir():
             continue
         model, processor = load_model(folder)
         cot = params["cot"].get(kind, inference["cot"])
-        rows = predict(model, processor, store, prompts["cot" if cot else "no_cot"], inference["batch_size"],
-                       inference["max_new_tokens_cot" if cot else "max_new_tokens"], desc=f"evaluate {name}")
-        write_jsonl(rows, out / "predictions" / f"{name.replace('/', '_')}.jsonl")
-        metrics[name] = evaluate(store.table, rows)
-        metrics[name]["cot"] = cot
-        metrics[name]["rows_without_frames"] = len(store.missing)
-        ious[name] = scored(store.table, rows)["iou"]
-        print(f"evaluate {name}: {metrics[name]['overall']}")
+        # a hybrid-CoT model (TempSamp-R1) serves both modes: its kind in `both_modes` is asked both ways
+        modes = {checkpoint: cot}
+        if kind in params.get("both_modes", []):
+            modes = {f"{checkpoint} (cot)": True, f"{checkpoint} (no cot)": False}
+        for name, cot in modes.items():
+            rows = predict(model, processor, store, prompts["cot" if cot else "no_cot"], inference["batch_size"],
+                           inference["max_new_tokens_cot" if cot else "max_new_tokens"], desc=f"evaluate {name}")
+            write_jsonl(rows, out / "predictions" / f"{name.replace('/', '_').replace(' ', '_')}.jsonl")
+            metrics[name] = evaluate(store.table, rows)
+            metrics[name]["cot"] = cot
+            metrics[name]["rows_without_frames"] = len(store.missing)
+            ious[name] = scored(store.table, rows)["iou"]
+            print(f"evaluate {name}: {metrics[name]['overall']}")
     (out / "eval.json").write_text(json.dumps(metrics, indent=1) + "\n")
     metric_bars({name: m["overall"] for name, m in metrics.items()}, out / "eval_bars.png",
                 f"{params['split']} split ({len(store)} queries)")

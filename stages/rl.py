@@ -57,8 +57,9 @@ def main() -> None:
         print(f"rl {args.round}: empty training set; the checkpoint passes through unchanged", file=sys.stderr)
         shutil.copytree(resolve_checkpoint(args.init), model_out)
     else:
-        result = grpo(args.init, model_out, store, prompts["cot"], {**grpo_params, "rewards": rl["rewards"]},
-                      report_to(f"rl-{args.round}"))
+        result = grpo(args.init, model_out, store, prompts["cot"],
+                      {**grpo_params, "rewards": rl["rewards"], "tempsamp": rl["tempsamp"]},
+                      report_to(f"rl-{args.round}"), no_cot_template=prompts["no_cot"])
         log = result["log"]
     if not PartialState().is_main_process:  # under accelerate launch, one process refilters and reports
         return

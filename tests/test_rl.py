@@ -48,6 +48,8 @@ def test_group_advantages_normalise_within_each_group():
     advantages = group_advantages(rewards, 3)
     assert advantages[:3].tolist() == pytest.approx([0.0, -1 / (1 + 1e-4), 1 / (1 + 1e-4)])
     assert advantages[3:].tolist() == [0.0, 0.0, 0.0]  # a group that agrees teaches nothing
+    # even where the float32 mean of equal rewards is off by a rounding error (that / 1e-4 was a fake signal)
+    assert group_advantages(torch.full((3,), 0.08676372468471527), 3).tolist() == [0.0, 0.0, 0.0]
 
 
 def test_completion_mask_stops_after_the_first_eos():

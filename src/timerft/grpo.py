@@ -24,13 +24,17 @@ from trl.trainer.utils import selective_log_softmax
 from timerft.grounding import iou, parse_span
 from timerft.model import SampleStore, encode, load_model
 from timerft.rewards import score
+from timerft.tempsamp import cot_modes, guidance_reply, shaped_total
 from timerft.training import freeze_vision_but_merger
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
     """(r - mean_g) / (std_g + 1e-4) within each prompt's group of completions (METHOD.md)."""
     groups = rewards.view(-1, group_size)
-    return ((groups - groups.mean(1, keepdim=True)) / (groups.std(1, keepdim=True) + 1e-4)).view(-1)
+    advantages = (groups - groups.mean(1, keepdim=True)) / (groups.std(1, keepdim=True) + 1e-4)
+    # a group of equal rewards has no signal; without this, the mean's rounding error / 1e-4 would be one
+    tied = groups.amax(1, keepdim=True) == groups.amin(1, keepdim=True)
+    return advantages.masked_fill(tied, 0.0).view(-1)
 
 
 def completion_mask(completion_ids: torch.Tensor, eos_id: int) -> torch.Tensor:
@@ -40,14 +44,38 @@ def completion_mask(completion_ids: torch.Tensor, eos_id: int) -> torch.Tensor:
     return (torch.arange(completion_ids.shape[1], device=completion_ids.device)[None] < length[:, None]).int()
 
 
+def inject_ground_truth(completion_ids: torch.Tensor, samples: list, cots: list[bool], group: int, tokenizer,
+                        reasoning: str = "cot") -> tuple[torch.Tensor, torch.Tensor]:
+    """TempSamp-R1's guidance: the last rollout of every group becomes the ground-truth reply (+ EOS).
+
+    Rows are padded to a common width; the padding after each EOS is masked out by `completion_mask`, as for
+    sampled rows that stopped early. Returns the new completion ids and a boolean mask of the guided rows.
+    """
+    replies = {}
+    for row in range(group - 1, len(samples), group):
+        text = guidance_reply(samples[row], cots[row], reasoning) + tokenizer.eos_token
+        replies[row] = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
+    width = max(completion_ids.shape[1], *(len(ids) for ids in replies.values()))
+    padded = torch.full((len(samples), width), tokenizer.pad_token_id, dtype=completion_ids.dtype,
+                        device=completion_ids.device)
+    padded[:, : completion_ids.shape[1]] = completion_ids
+    guided = torch.zeros(len(samples), dtype=torch.bool)
+    for row, ids in replies.items():
+        padded[row] = tokenizer.pad_token_id
+        padded[row, : len(ids)] = ids.to(padded.device)
+        guided[row] = True
+    return padded, guided
+
+
 class VideoGRPOTrainer(Trainer):
     """Each training batch is `per_device_train_batch_size` prompts; each prompt gets `num_generations` rollouts."""
 
     def __init__(self, *, model, processor, store: SampleStore, template: str, rl: dict, args: TrainingArguments,
-                 train_dataset):
+                 train_dataset, no_cot_template: str | None = None):
         super().__init__(model=model, args=args, train_dataset=train_dataset, processing_class=processor,
                          data_collator=lambda rows: {"index": [row["index"] for row in rows]})
         self.processor, self.store, self.template, self.rl = processor, store, template, rl
+        self.no_cot_template = no_cot_template or template  # hybrid CoT's second prompt
         self.ref_model = None
         if rl["beta"] > 0:  # the KL anchor: the round's starting weights, frozen
             self.ref_model = copy.deepcopy(model).eval().requires_grad_(False)
@@ -81,21 +109,34 @@ class VideoGRPOTrainer(Trainer):
         return selective_log_softmax(logits / self.rl["temperature"], sequences[:, prompt_length:])
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        group = self.rl["num_generations"]
+        group, tempsamp = self.rl["num_generations"], self.rl.get("tempsamp") or {}
         samples = [self.store[i] for i in inputs["index"] for _ in range(group)]
-        batch = encode(self.processor, samples, self.template).to(self.accelerator.device)
+        cots = [cot for cot in cot_modes(inputs["index"], tempsamp.get("no_cot_fraction", 0.0), self.rl["seed"])
+                for _ in range(group)]
+        templates = [self.template if cot else self.no_cot_template for cot in cots]
+        batch = encode(self.processor, samples, templates).to(self.accelerator.device)
         prompt_length = batch["input_ids"].shape[1]
-        sequences = self._rollout(model, batch)
-        completion_ids = sequences[:, prompt_length:]
+        completion_ids = self._rollout(model, batch)[:, prompt_length:]
+        guided = torch.zeros(len(samples), dtype=torch.bool)
+        if tempsamp.get("guidance"):
+            completion_ids, guided = inject_ground_truth(completion_ids, samples, cots, group, self.processor.tokenizer,
+                                                         tempsamp.get("reasoning", "cot"))
+        sequences = torch.cat([batch["input_ids"], completion_ids], dim=1)
         mask = completion_mask(completion_ids, self.processor.tokenizer.eos_token_id)
         texts = self.processor.batch_decode(completion_ids * mask, skip_special_tokens=True)
         rewards = score(texts, samples, self.rl["rewards"])
+        if tempsamp.get("soft_advantage"):
+            rewards["total"] = shaped_total(rewards, self.rl["rewards"], tempsamp)
         total = torch.tensor(rewards["total"], dtype=torch.float32, device=sequences.device)
         advantages = group_advantages(total, group)
 
         attention_mask = torch.cat([batch["attention_mask"], mask], dim=1)
         logps = self._token_logps(model, batch, sequences, attention_mask, prompt_length)
-        # one update per rollout: the ratio is exp(0) = 1, but its gradient is the policy gradient
+        # one update per rollout: the ratio is exp(0) = 1, but its gradient is the policy gradient. The guided row
+        # gets the same term: it was sampled by no policy, so it has no behaviour probability to divide by, and
+        # taking the current policy's own (detached) probability as the old one makes its term the
+        # advantage-weighted log-likelihood gradient of the ground truth, as TempSamp-R1's off-policy update, without
+        # an importance weight pi/pi_old that would explode where the policy gives the answer almost no mass.
         per_token = -torch.exp(logps - logps.detach()) * advantages[:, None]
         if self.ref_model is not None:
             with torch.no_grad():
@@ -105,7 +146,11 @@ class VideoGRPOTrainer(Trainer):
         lengths = mask.sum(1).clamp(min=1)
         loss = ((per_token * mask).sum(1) / lengths).mean()
 
-        self._record(rewards, total, group, mask, texts, samples, kl if self.ref_model is not None else None)
+        on_policy = ~guided  # the curves describe the policy's own rollouts, not the injected answers
+        self._record({name: [v for v, g in zip(values, guided) if not g] for name, values in rewards.items()},
+                     total[on_policy.to(total.device)], group - int(guided[:group].sum()), mask[on_policy],
+                     [t for t, g in zip(texts, guided) if not g], [s for s, g in zip(samples, guided) if not g],
+                     kl[on_policy] if self.ref_model is not None else None)
         return loss
 
     def _record(self, rewards, total, group, mask, texts, samples, kl) -> None:
@@ -129,7 +174,7 @@ class VideoGRPOTrainer(Trainer):
 
 
 def grpo(model_dir: str | Path, out_dir: str | Path, store: SampleStore, template: str, rl: dict,
-         report_to: str = "none") -> dict:
+         report_to: str = "none", no_cot_template: str | None = None) -> dict:
     """One GRPO round on every sample of `store`, from `model_dir`; saves an HF folder in `out_dir`."""
     from datasets import Dataset
 
@@ -148,7 +193,8 @@ def grpo(model_dir: str | Path, out_dir: str | Path, store: SampleStore, templat
         gradient_checkpointing=gpu and rl.get("gradient_checkpointing", False), disable_tqdm=False,
     )
     trainer = VideoGRPOTrainer(model=model, processor=processor, store=store, template=template, rl=rl, args=args,
-                               train_dataset=Dataset.from_dict({"index": list(range(len(store)))}))
+                               train_dataset=Dataset.from_dict({"index": list(range(len(store)))}),
+                               no_cot_template=no_cot_template)
     result = trainer.train()
     trainer.save_model(str(out_dir))
     processor.save_pretrained(str(out_dir))

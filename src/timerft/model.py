@@ -95,10 +95,13 @@ def video_metadata(timestamps: np.ndarray):
     return VideoMetadata(total_num_frames=count, fps=fps, frames_indices=list(range(count)))
 
 
-def encode(processor, samples: list[Sample], template: str, targets: list[str] | None = None):
-    """A model batch: prompts (and, for training, target replies with `labels` on the reply tokens only)."""
-    prompts = [processor.apply_chat_template(messages(s.query, template), add_generation_prompt=True, tokenize=False)
-               for s in samples]
+def encode(processor, samples: list[Sample], template: str | list[str], targets: list[str] | None = None):
+    """A model batch: prompts (and, for training, target replies with `labels` on the reply tokens only).
+
+    `template` is one prompt template for all samples, or one per sample."""
+    templates = template if isinstance(template, list) else [template] * len(samples)
+    prompts = [processor.apply_chat_template(messages(s.query, t), add_generation_prompt=True, tokenize=False)
+               for s, t in zip(samples, templates)]
     eos = processor.tokenizer.eos_token
     texts = prompts if targets is None else [p + t + eos for p, t in zip(prompts, targets)]
     batch = processor(text=texts, videos=[s.frames for s in samples], return_tensors="pt", padding=True,

@@ -55,14 +55,15 @@ def build_tiny(spec: dict, texts: Iterable[str], out_dir: str | Path, seed: int 
     special = dict(zip(["image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id"],
                        tokenizer.convert_tokens_to_ids(["<|image_pad|>", "<|video_pad|>", "<|vision_start|>",
                                                         "<|vision_end|>"])))
-    text, vision = spec["text"], spec["vision"]
+    text, vision = dict(spec["text"]), spec["vision"]
+    rope_theta = float(text.pop("rope_theta", 10000.0))
     head_dim = text["hidden_size"] // text["num_attention_heads"]
     # Qwen's mrope split (16, 24, 24) of 64 rotary pairs, scaled to this head size
     time_pairs = head_dim // 2 // 4
     mrope = [time_pairs, (head_dim // 2 - time_pairs) // 2, head_dim // 2 - time_pairs - (head_dim // 2 - time_pairs) // 2]
     config = Qwen2_5_VLConfig(
         text_config={**text, "vocab_size": len(tokenizer), "max_position_embeddings": 8192,
-                     "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
+                     "rope_parameters": {"rope_type": "default", "rope_theta": rope_theta, "mrope_section": mrope},
                      "bos_token_id": None, "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id},
         vision_config={**vision, "out_hidden_size": text["hidden_size"], "fullatt_block_indexes": [vision["depth"] - 1],
                        "tokens_per_second": spec["tokens_per_second"]},

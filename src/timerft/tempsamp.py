@@ -1,0 +1,58 @@
+"""TempSamp-R1 (METHOD.md): off-policy ground-truth guidance, the soft advantage, hybrid CoT prompts.
+
+Each piece is switched by its own key of params `rl.tempsamp`; all off is plain Time-R1 GRPO.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from timerft.prompts import answer_text, synthetic_cot, target_text
+
+
+def soft_reward(accuracy: float, tau: float, alpha: float, slope: float) -> float:
+    """The asymmetric reshaping of an IoU-like reward in [0, 1], applied before group normalisation.
+
+    At and above tau the reward is compressed logarithmically (tau + slope * ln(r - tau + 1)), so a group's
+    near-perfect rows, the ground-truth row above all, sit close together instead of swamping the others;
+    below tau a convex exponential (tau - (e^(alpha (tau - r)) - 1) / (e^alpha - 1)) spreads the on-policy
+    rows. Both branches equal tau at tau, and both increase with r.
+    """
+    if accuracy >= tau:
+        return tau + slope * math.log(accuracy - tau + 1.0)
+    return tau - math.expm1(alpha * (tau - accuracy)) / math.expm1(alpha)
+
+
+def shaped_total(rewards: dict[str, list[float]], weights: dict[str, float], tempsamp: dict) -> list[float]:
+    """The weighted reward sum with every accuracy reward (iou, tiou) passed through `soft_reward`."""
+    shaped = {name: [soft_reward(v, tempsamp["tau"], tempsamp["alpha"], tempsamp["slope"]) for v in values]
+              if name in ("iou", "tiou") else values
+              for name, values in rewards.items() if name in weights}
+    count = len(next(iter(shaped.values())))
+    return [sum(weights[name] * shaped[name][i] for name in weights) for i in range(count)]
+
+
+def guidance_reply(sample, cot: bool, reasoning: str = "cot") -> str:
+    """The ground-truth completion in the model's answer format.
+
+    CoT prompts get a reasoning built from the annotation (`reasoning: cot`: SynthTVG's scene trace when the
+    row has one, else one <timestep> naming the queried span) or an empty one (`reasoning: answer`);
+    no-CoT prompts get the answer alone, as the no-CoT targets are written.
+    """
+    if not cot or reasoning == "answer":
+        return target_text(sample.start, sample.end)
+    trace = synthetic_cot(sample.meta)
+    if trace is None:
+        trace = f"<timestep>{answer_text(sample.start, sample.end)}</timestep> {sample.query.strip().rstrip('.')}."
+    return target_text(sample.start, sample.end, trace)
+
+
+def cot_modes(indices: list[int], no_cot_fraction: float, seed: int) -> list[bool]:
+    """Hybrid CoT: whether each training prompt is asked with the CoT template (True) or without (False).
+
+    Drawn per dataset row from (seed, row), so a row keeps its mode across epochs and resumed runs, and the
+    fraction of no-CoT rows converges on `no_cot_fraction`.
+    """
+    return [bool(np.random.default_rng([seed, index]).random() >= no_cot_fraction) for index in indices]

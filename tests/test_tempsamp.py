@@ -1,0 +1,101 @@
+"""TempSamp-R1: the soft reward transform, the injected ground-truth row, the hybrid CoT ratio, and a step with all three."""
+
+import json
+import math
+
+import pytest
+import torch
+from timerft.grpo import completion_mask, inject_ground_truth
+from timerft.model import Sample, load_model
+from timerft.rewards import score
+from timerft.tempsamp import cot_modes, guidance_reply, shaped_total, soft_reward
+from test_model import TEMPLATE, sample, tiny  # noqa: F401  (fixtures)
+
+PAPER = {"tau": 0.8, "alpha": 1.0, "slope": 0.01}
+
+
+def truth(start=10.0, end=20.0, duration=100.0, meta=None):
+    return Sample("q", "the red square appears.", None, None, duration, start, end, meta)
+
+
+def test_soft_reward_at_hand_computed_points():
+    assert soft_reward(0.0, **PAPER) == pytest.approx(0.8 - (math.e**0.8 - 1) / (math.e - 1))  # 0.08679
+    assert soft_reward(0.5, **PAPER) == pytest.approx(0.8 - (math.e**0.3 - 1) / (math.e - 1))  # 0.59639
+    assert soft_reward(0.8, **PAPER) == pytest.approx(0.8)
+    assert soft_reward(1.0, **PAPER) == pytest.approx(0.8 + 0.01 * math.log(1.2))  # 0.80182
+    assert soft_reward(0.0, tau=0.5, alpha=2.0, slope=0.1) == pytest.approx(0.5 - (math.e - 1) / (math.e**2 - 1))
+
+
+@pytest.mark.parametrize("params", [PAPER, {"tau": 0.5, "alpha": 3.0, "slope": 0.1}, {"tau": 0.3, "alpha": 0.2, "slope": 0.05}])
+def test_soft_reward_is_monotone_and_continuous_at_tau(params):
+    grid = [i / 1000 for i in range(1001)]
+    values = [soft_reward(x, **params) for x in grid]
+    assert all(b > a for a, b in zip(values, values[1:]))
+    tau = params["tau"]
+    assert soft_reward(tau - 1e-9, **params) == pytest.approx(soft_reward(tau, **params), abs=1e-7)
+    # compressed above tau: [tau, 1] spans less than the same width just below tau (or all of [0, tau])
+    below = max(0.0, 2 * tau - 1.0)
+    assert soft_reward(1.0, **params) - soft_reward(tau, **params) < soft_reward(tau, **params) - soft_reward(below, **params)
+
+
+def test_shaped_total_reshapes_accuracy_and_keeps_format():
+    rewards = {"tiou": [0.0, 1.0], "format": [1.0, 0.0], "total": [1.0, 1.0]}
+    total = shaped_total(rewards, {"tiou": 2.0, "format": 0.1}, PAPER)
+    assert total == pytest.approx([2 * soft_reward(0.0, **PAPER) + 0.1, 2 * soft_reward(1.0, **PAPER)])
+
+
+def test_hybrid_cot_modes_follow_the_ratio_and_are_stable():
+    indices = list(range(4000))
+    for fraction in (0.0, 0.25, 0.5, 1.0):
+        modes = cot_modes(indices, fraction, seed=0)
+        assert sum(not cot for cot in modes) / len(modes) == pytest.approx(fraction, abs=0.03)
+    assert cot_modes(indices, 0.3, seed=0) == cot_modes(indices, 0.3, seed=0)
+    assert cot_modes([7, 3], 0.5, seed=1) == [cot_modes(indices, 0.5, seed=1)[7], cot_modes(indices, 0.5, seed=1)[3]]
+
+
+def test_guidance_reply_in_each_mode():
+    scene = {"scene": {"events": [{"kind": "darken", "start": 30.0, "end": 40.0},
+                                  {"kind": "appear", "start": 10.0, "end": 20.0, "obj": {"color": "red", "shape": "square"}}]}}
+    synthetic = truth(meta=json.dumps(scene))
+    assert guidance_reply(synthetic, cot=True) == ("<think><timestep>10.00 to 20.00</timestep> the red square appears. "
+                                                    "<timestep>30.00 to 40.00</timestep> the background turns dark."
+                                                    "</think><answer>10.00 to 20.00</answer>")
+    assert guidance_reply(truth(), cot=True) == ("<think><timestep>10.00 to 20.00</timestep> the red square appears."
+                                                 "</think><answer>10.00 to 20.00</answer>")
+    assert guidance_reply(synthetic, cot=True, reasoning="answer") == "<think></think><answer>10.00 to 20.00</answer>"
+    assert guidance_reply(synthetic, cot=False) == "<think></think><answer>10.00 to 20.00</answer>"
+
+
+def test_the_injected_row_holds_the_ground_truth_ids_mask_and_full_reward(tiny):
+    _, processor = load_model(tiny)
+    tokenizer, eos = processor.tokenizer, processor.tokenizer.eos_token_id
+    group, width = 3, 4
+    samples = [truth(), truth(), truth(), truth(30.0, 45.0), truth(30.0, 45.0), truth(30.0, 45.0)]
+    rollouts = torch.tensor([[11, 12, eos, 0], [13, 14, 15, 16], [17, eos, 0, 0]] * 2)
+    ids, guided = inject_ground_truth(rollouts, samples, [True] * 6, group, tokenizer)
+    assert guided.tolist() == [False, False, True, False, False, True]
+    reply = tokenizer("<think><timestep>30.00 to 45.00</timestep> the red square appears.</think>"
+                      "<answer>30.00 to 45.00</answer>" + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+    assert ids.shape[1] == max(width, len(reply)) and ids[5, : len(reply)].tolist() == reply
+    mask = completion_mask(ids, eos)
+    assert mask[5].sum() == len(reply) and mask[5, len(reply):].sum() == 0  # padding after the EOS is masked
+    assert torch.equal(ids[:2, :width], rollouts[:2]) and (ids[:2, width:] == tokenizer.pad_token_id).all()
+    assert mask[0].tolist()[:3] == [1, 1, 1] and mask[0, 3:].sum() == 0  # sampled rows keep their own mask
+    texts = tokenizer.batch_decode(ids * mask, skip_special_tokens=True)
+    rewards = score(texts, samples, {"tiou": 1.0, "format": 1.0})
+    assert rewards["total"][2] == rewards["total"][5] == 2.0
+
+
+def test_a_grpo_step_with_guidance_soft_advantage_and_hybrid_cot(tiny, sample, tmp_path):
+    from timerft.grpo import grpo
+
+    rl = {"num_generations": 3, "batch_size": 2, "epochs": 1, "max_steps": 1, "learning_rate": 1e-2, "beta": 0.04,
+          "temperature": 1.0, "max_completion_length": 8, "fix_vit": True, "seed": 0,
+          "rewards": {"tiou": 1.0, "format": 1.0},
+          "tempsamp": {"guidance": True, "reasoning": "cot", "soft_advantage": True, **PAPER, "no_cot_fraction": 0.5}}
+    result = grpo(tiny, tmp_path / "out", [sample, sample], TEMPLATE, rl, no_cot_template=TEMPLATE + " ")
+    step = next(entry for entry in result["log"] if "loss" in entry)
+    # the logged rollout metrics describe the 2 x 2 sampled rows only: an untrained model never answers
+    assert step["iou"] == 0.0 and step["rewards/tiou"] == 0.0
+    # an untrained model's rollouts all score 0, so without the guided row every advantage would be 0
+    assert step["grad_norm"] > 0
