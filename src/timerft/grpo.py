@@ -146,10 +146,12 @@ class VideoGRPOTrainer(Trainer):
         lengths = mask.sum(1).clamp(min=1)
         loss = ((per_token * mask).sum(1) / lengths).mean()
 
-        on_policy = ~guided  # the curves describe the policy's own rollouts, not the injected answers
-        self._record({name: [v for v, g in zip(values, guided) if not g] for name, values in rewards.items()},
-                     total[on_policy.to(total.device)], group - int(guided[:group].sum()), mask[on_policy],
-                     [t for t, g in zip(texts, guided) if not g], [s for s, g in zip(samples, guided) if not g],
+        # the curves describe the policy's own rollouts, not the injected answers
+        sampled = [not g for g in guided.tolist()]
+        on_policy = torch.tensor(sampled, device=sequences.device)
+        self._record({name: [v for v, keep in zip(values, sampled) if keep] for name, values in rewards.items()},
+                     total[on_policy], sum(sampled[:group]), mask[on_policy],
+                     [t for t, keep in zip(texts, sampled) if keep], [s for s, keep in zip(samples, sampled) if keep],
                      kl[on_policy] if self.ref_model is not None else None)
         return loss
 
