@@ -8,7 +8,8 @@ batch is then shuffled row-wise, which a flattened `pixel_values_videos` cannot 
 its 600-line rollout. The algorithm itself is short, so it lives here on top of transformers' Trainer
 (optimiser, schedule, accelerate, DeepSpeed, checkpoints, logging to wandb), reusing TRL's
 `selective_log_softmax`, with TRL's conventions: GRPOConfig-like names, group-normalised advantages,
-k3 KL to a frozen reference, per-step metrics merged into the trainer's log.
+k3 KL to a frozen reference, per-step metrics merged into the trainer's log. TempSamp-R1's options
+(`rl.tempsamp`: ground-truth guidance, soft advantage, hybrid CoT) hook into `compute_loss`; see tempsamp.py.
 """
 
 from __future__ import annotations
