@@ -37,5 +37,11 @@ def score(completions: list[str], samples: list, weights: dict[str, float]) -> d
     if unknown:
         raise ValueError(f"unknown rewards {sorted(unknown)}; choose from {sorted(REWARDS)}")
     values = {name: REWARDS[name](completions, samples) for name in weights}
-    values["total"] = [sum(weights[name] * values[name][i] for name in weights) for i in range(len(completions))]
+    values["total"] = weighted_sum(values, weights)
     return values
+
+
+def weighted_sum(values: dict[str, list[float]], weights: dict[str, float]) -> list[float]:
+    """Per completion, the sum of each weighted reward's value."""
+    count = len(next(iter(values.values())))
+    return [sum(weights[name] * values[name][i] for name in weights) for i in range(count)]

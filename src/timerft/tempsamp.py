@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from timerft.prompts import answer_text, synthetic_cot, target_text
+from timerft.prompts import answer_text, clean_query, synthetic_cot, target_text
+from timerft.rewards import weighted_sum
 
 
 def soft_reward(accuracy: float, tau: float, alpha: float, slope: float) -> float:
@@ -30,8 +31,7 @@ def shaped_total(rewards: dict[str, list[float]], weights: dict[str, float], tem
     shaped = {name: [soft_reward(v, tempsamp["tau"], tempsamp["alpha"], tempsamp["slope"]) for v in values]
               if name in ("iou", "tiou") else values
               for name, values in rewards.items() if name in weights}
-    count = len(next(iter(shaped.values())))
-    return [sum(weights[name] * shaped[name][i] for name in weights) for i in range(count)]
+    return weighted_sum(shaped, weights)
 
 
 def guidance_reply(sample, cot: bool, reasoning: str = "cot") -> str:
@@ -45,7 +45,7 @@ def guidance_reply(sample, cot: bool, reasoning: str = "cot") -> str:
         return target_text(sample.start, sample.end)
     trace = synthetic_cot(sample.meta)
     if trace is None:
-        trace = f"<timestep>{answer_text(sample.start, sample.end)}</timestep> {sample.query.strip().rstrip('.')}."
+        trace = f"<timestep>{answer_text(sample.start, sample.end)}</timestep> {clean_query(sample.query)}."
     return target_text(sample.start, sample.end, trace)
 
 
