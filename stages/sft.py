@@ -27,7 +27,7 @@ def main() -> None:
     if params.get("cot_jsonl"):
         replies = {row["qid"]: row["reply"] for row in read_jsonl(params["cot_jsonl"])}
     else:
-        replies = {qid: target_text(s, e, synthetic_cot(m))
+        replies = {qid: target_text(s, e, synthetic_cot(m, params["cot_scope"]))
                    for qid, s, e, m in store.table[["qid", "start", "end", "meta"]].itertuples(index=False)}
     replies = {qid: reply for qid, reply in replies.items() if reply is not None and "<think>" in reply}
     chosen = store.table[store.table["qid"].isin(replies)].sample(frac=1.0, random_state=params["seed"])

@@ -64,11 +64,13 @@ def test_refilter_keeps_the_middle_band_and_accounts_for_every_row():
     assert counts == {"rows_in": 5, "kept": 2, "dropped_solved": 2, "dropped_hopeless": 1}
 
 
-def test_synthetic_cot_lists_every_event_in_time_order():
+def test_synthetic_cot_names_the_queried_event_or_every_event_in_time_order():
     events = [{"kind": "jump", "start": 30.0, "end": 32.5, "obj": None},
               {"kind": "recolor", "start": 3.0, "end": 8.25, "obj": {"shape": "circle", "color": "red", "slot": 0},
                "color2": "blue"}]
-    trace = synthetic_cot(json.dumps({"event": 0, "scene": {"events": events}}))
+    meta = json.dumps({"event": 0, "scene": {"events": events}})
+    assert synthetic_cot(meta) == "<timestep>30.00 to 32.50</timestep> the figure jumps."
+    trace = synthetic_cot(meta, "scene")
     assert trace == ("<timestep>3.00 to 8.25</timestep> the red circle turns blue. "
                      "<timestep>30.00 to 32.50</timestep> the figure jumps.")
     assert format_reward([target_text(30, 32.5, trace)], [truth()]) == [1.0]

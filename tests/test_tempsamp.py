@@ -54,12 +54,14 @@ def test_hybrid_cot_modes_follow_the_ratio_and_are_stable():
 
 
 def test_guidance_reply_in_each_mode():
-    scene = {"scene": {"events": [{"kind": "darken", "start": 30.0, "end": 40.0},
+    scene = {"event": 1, "scene": {"events": [{"kind": "darken", "start": 30.0, "end": 40.0},
                                   {"kind": "appear", "start": 10.0, "end": 20.0, "obj": {"color": "red", "shape": "square"}}]}}
     synthetic = truth(meta=json.dumps(scene))
-    assert guidance_reply(synthetic, cot=True) == ("<think><timestep>10.00 to 20.00</timestep> the red square appears. "
-                                                    "<timestep>30.00 to 40.00</timestep> the background turns dark."
+    assert guidance_reply(synthetic, cot=True) == ("<think><timestep>10.00 to 20.00</timestep> the red square appears."
                                                     "</think><answer>10.00 to 20.00</answer>")
+    assert guidance_reply(synthetic, cot=True, reasoning="scene") == (
+        "<think><timestep>10.00 to 20.00</timestep> the red square appears. "
+        "<timestep>30.00 to 40.00</timestep> the background turns dark.</think><answer>10.00 to 20.00</answer>")
     assert guidance_reply(truth(), cot=True) == ("<think><timestep>10.00 to 20.00</timestep> the red square appears."
                                                  "</think><answer>10.00 to 20.00</answer>")
     assert guidance_reply(synthetic, cot=True, reasoning="answer") == "<think></think><answer>10.00 to 20.00</answer>"
@@ -92,7 +94,7 @@ def test_a_grpo_step_with_guidance_soft_advantage_and_hybrid_cot(tiny, sample, t
     rl = {"num_generations": 3, "batch_size": 2, "epochs": 1, "max_steps": 1, "learning_rate": 1e-2, "beta": 0.04,
           "temperature": 1.0, "max_completion_length": 8, "fix_vit": True, "seed": 0,
           "rewards": {"tiou": 1.0, "format": 1.0},
-          "tempsamp": {"guidance": True, "reasoning": "cot", "soft_advantage": True, **PAPER, "no_cot_fraction": 0.5}}
+          "tempsamp": {"guidance": True, "reasoning": "query", "soft_advantage": True, **PAPER, "no_cot_fraction": 0.5}}
     result = grpo(tiny, tmp_path / "out", [sample, sample], TEMPLATE, rl, no_cot_template=TEMPLATE + " ")
     step = next(entry for entry in result["log"] if "loss" in entry)
     # the logged rollout metrics describe the 2 x 2 sampled rows only: an untrained model never answers

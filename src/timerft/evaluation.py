@@ -1,9 +1,11 @@
 """Evaluation: predictions against annotations -> R1@{0.3,0.5,0.7} and mIoU, overall, per category and per source.
 
 Layout of the result (also what `timerft evaluate --out` writes):
-    {"overall": {"R1@0.3", "R1@0.5", "R1@0.7", "mIoU", "count", "unparseable"},
+    {"overall": {"R1@0.3", "R1@0.5", "R1@0.7", "mIoU", "count", "unparseable", "distinct_answers"},
      "missing_predictions": n,            # annotated qids with no prediction row (counted as unparseable)
      "by_category": {category: {...same keys...}}, "by_source": {source: {...}}}
+`distinct_answers` counts the different spans predicted: a model that answers every query alike (a collapse to
+the benchmark's most rewarding constant span) shows as 1, whatever its mIoU.
 A prediction row holds `qid` and either `start`/`end` or `text` (parsed as METHOD.md says).
 """
 
@@ -29,6 +31,7 @@ def scored(annotations: pd.DataFrame, predictions: list[dict]) -> pd.DataFrame:
     table = annotations.copy()
     table["predicted"] = [qid in by_qid for qid in annotations["qid"]]
     table["parsed"] = [span is not None for span in spans]
+    table["span"] = spans
     table["iou"] = [iou(span, (s, e)) for span, s, e in zip(spans, annotations["start"], annotations["end"])]
     return table
 
@@ -37,7 +40,8 @@ def evaluate(annotations: pd.DataFrame, predictions: list[dict]) -> dict:
     table = scored(annotations, predictions)
 
     def block(part: pd.DataFrame) -> dict:
-        return summarize(part["iou"].tolist(), int((~part["parsed"]).sum()))
+        return {**summarize(part["iou"].tolist(), int((~part["parsed"]).sum())),
+                "distinct_answers": int(part["span"].dropna().nunique())}
 
     def grouped(column: str) -> dict:
         return {str(key): block(part) for key, part in table.groupby(table[column].fillna("unknown"), sort=True)}

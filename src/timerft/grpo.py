@@ -46,7 +46,7 @@ def completion_mask(completion_ids: torch.Tensor, eos_id: int) -> torch.Tensor:
 
 
 def inject_ground_truth(completion_ids: torch.Tensor, samples: list, cots: list[bool], group: int, tokenizer,
-                        reasoning: str = "cot") -> tuple[torch.Tensor, torch.Tensor]:
+                        reasoning: str = "query") -> tuple[torch.Tensor, torch.Tensor]:
     """TempSamp-R1's guidance: the last rollout of every group becomes the ground-truth reply (+ EOS).
 
     Rows are padded to a common width; the padding after each EOS is masked out by `completion_mask`, as for
@@ -121,7 +121,7 @@ class VideoGRPOTrainer(Trainer):
         guided = torch.zeros(len(samples), dtype=torch.bool)
         if tempsamp.get("guidance"):
             completion_ids, guided = inject_ground_truth(completion_ids, samples, cots, group, self.processor.tokenizer,
-                                                         tempsamp.get("reasoning", "cot"))
+                                                         tempsamp.get("reasoning", "query"))
         sequences = torch.cat([batch["input_ids"], completion_ids], dim=1)
         mask = completion_mask(completion_ids, self.processor.tokenizer.eos_token_id)
         texts = self.processor.batch_decode(completion_ids * mask, skip_special_tokens=True)

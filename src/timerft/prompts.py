@@ -25,18 +25,23 @@ def target_text(start: float, end: float, reasoning: str | None = None) -> str:
     return f"<think>{reasoning or ''}</think><answer>{answer_text(start, end)}</answer>"
 
 
-def synthetic_cot(meta: str | None) -> str | None:
-    """A reasoning trace written from SynthTVG's ground truth: every event seen, in time order, with its span.
+def synthetic_cot(meta: str | None, scope: str = "query") -> str | None:
+    """A reasoning trace written from SynthTVG's ground truth: what is seen when, as <timestep> spans.
 
-    The answer then names the event the query asks for, so the trace teaches looking before answering.
+    scope `query`: the queried event alone, so the trace says where the event is seen before the answer
+    repeats it; scope `scene`: every event of the video in time order, and the answer then picks the one asked
+    for (a longer trace, which the tiny model copies without reading the video: see params.yaml `sft`).
     None when the row is not synthetic (real runs name a CoT jsonl instead).
     """
     try:
-        scene = json.loads(meta)["scene"]
-    except (TypeError, ValueError, KeyError):
+        info = json.loads(meta)
+        events = info["scene"]["events"]
+        if scope == "query":
+            events = [events[info["event"]]]
+    except (TypeError, ValueError, KeyError, IndexError):
         return None
     seen = []
-    for event in sorted(scene["events"], key=lambda e: e["start"]):
+    for event in sorted(events, key=lambda e: e["start"]):
         obj = event.get("obj") or {}
         what = _event_sentence(event["kind"], obj, event.get("color2"), event.get("direction"))
         seen.append(f"<timestep>{answer_text(event['start'], event['end'])}</timestep> {what}.")

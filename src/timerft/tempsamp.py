@@ -34,16 +34,16 @@ def shaped_total(rewards: dict[str, list[float]], weights: dict[str, float], tem
     return weighted_sum(shaped, weights)
 
 
-def guidance_reply(sample, cot: bool, reasoning: str = "cot") -> str:
+def guidance_reply(sample, cot: bool, reasoning: str = "query") -> str:
     """The ground-truth completion in the model's answer format.
 
-    CoT prompts get a reasoning built from the annotation (`reasoning: cot`: SynthTVG's scene trace when the
-    row has one, else one <timestep> naming the queried span) or an empty one (`reasoning: answer`);
-    no-CoT prompts get the answer alone, as the no-CoT targets are written.
+    CoT prompts get a reasoning built from the annotation (`reasoning: query` or `scene`: SynthTVG's trace of
+    that scope when the row has one, else one <timestep> naming the queried span) or an empty one
+    (`reasoning: answer`); no-CoT prompts get the answer alone, as the no-CoT targets are written.
     """
     if not cot or reasoning == "answer":
         return target_text(sample.start, sample.end)
-    trace = synthetic_cot(sample.meta)
+    trace = synthetic_cot(sample.meta, reasoning)
     if trace is None:
         trace = f"<timestep>{answer_text(sample.start, sample.end)}</timestep> {clean_query(sample.query)}."
     return target_text(sample.start, sample.end, trace)
