@@ -30,7 +30,7 @@ def test_evaluate_overall_and_groups():
     assert overall["mIoU"] == pytest.approx(100 * (1 + 1 / 3) / 4, abs=0.01)
     assert overall["R1@0.3"] == 50.0 and overall["R1@0.5"] == 25.0
     assert overall["distinct_answers"] == 1  # a and b answer the same span, c and d none
-    assert result["by_source"]["anet"]["distinct_answers"] == 0
+    assert result["by_category"]["unknown"]["distinct_answers"] == 0
     assert result["by_category"]["Human Pose"]["mIoU"] == pytest.approx(100 * (1 + 1 / 3) / 2, abs=0.01)
     assert result["by_category"]["unknown"]["count"] == 2
     assert set(result["by_source"]) == {"charades", "anet"}
