@@ -4,7 +4,9 @@ import argparse
 import json
 from pathlib import Path
 
-from timerft.evaluation import evaluate, scored
+import pandas as pd
+
+from timerft.evaluation import duration_prior, evaluate, prior_predictions, scored
 from timerft.inference import predict, write_jsonl
 from timerft.model import SampleStore, load_model
 from timerft.params import load_params
@@ -27,6 +29,14 @@ def main() -> None:
     if args.rounds:  # named rl/<round>, asked like rl
         checkpoints.update({f"rl/{name}": (Path(args.rounds) / name, "rl") for name in load_params("rl")["rounds"]})
     metrics, ious = {}, {}
+    # the reference every model must beat: a fixed fraction of each video, fitted on the other splits
+    train = pd.read_parquet(args.clean).query("split != @params['split']")
+    if len(train):
+        span = duration_prior(train)
+        rows = prior_predictions(store.table, span)
+        metrics["prior"] = {**evaluate(store.table, rows), "span_fraction": [round(v, 2) for v in span]}
+        ious["prior"] = scored(store.table, rows)["iou"]
+        print(f"evaluate prior (the span {span[0]:.2f}-{span[1]:.2f} of every video): {metrics['prior']['overall']}")
     for checkpoint, (folder, kind) in checkpoints.items():
         if not folder.is_dir():
             continue

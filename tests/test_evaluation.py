@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from timerft.evaluation import evaluate
+from timerft.evaluation import duration_prior, evaluate, prior_predictions
 
 ANNOTATIONS = pd.DataFrame([
     {"qid": "a", "start": 0.0, "end": 10.0, "category": "Human Pose", "source": "charades"},
@@ -53,3 +53,14 @@ def test_cli_evaluate(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "timerft.cli", "evaluate", "--annotations", str(annotations),
                           "--predictions", str(predictions)], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_duration_prior_finds_the_best_fixed_fraction_and_scores_it():
+    # every event covers 20%-80% of its video: the prior learns exactly that span
+    train = pd.DataFrame({"duration": [10.0, 40.0, 80.0], "start": [2.0, 8.0, 16.0], "end": [8.0, 32.0, 64.0]})
+    assert duration_prior(train) == pytest.approx((0.2, 0.8))
+    test = pd.DataFrame({"qid": ["a", "b"], "duration": [20.0, 20.0], "start": [5.0, 0.0], "end": [15.0, 5.0],
+                         "category": None, "source": "s"})
+    rows = prior_predictions(test, (0.25, 0.75))
+    assert rows[0] == {"qid": "a", "start": 5.0, "end": 15.0}
+    assert evaluate(test, rows)["overall"]["mIoU"] == 50.0  # IoU 1 and 0

@@ -11,6 +11,7 @@ A prediction row holds `qid` and either `start`/`end` or `text` (parsed as METHO
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from timerft.grounding import iou, parse_span, summarize
@@ -48,3 +49,24 @@ def evaluate(annotations: pd.DataFrame, predictions: list[dict]) -> dict:
 
     return {"overall": block(table), "missing_predictions": int((~table["predicted"]).sum()),
             "by_category": grouped("category"), "by_source": grouped("source")}
+
+
+def duration_prior(train: pd.DataFrame, step: float = 0.02) -> tuple[float, float]:
+    """The span, as fractions of the video's duration, with the best mean IoU on `train`: a baseline that never
+    looks at the video or the query. A model scoring below it on the test split has not learnt to ground."""
+    fractions = np.arange(0.0, 1.0 + step / 2, step)
+    starts, ends = (train[["start", "end"]].to_numpy() / train[["duration"]].to_numpy()).T
+    best, span = -1.0, (0.0, 1.0)
+    for a in fractions:
+        b = fractions[fractions > a][:, None]
+        if not len(b):
+            continue
+        inter = np.clip(np.minimum(b, ends) - np.maximum(a, starts), 0, None)
+        mean = (inter / (np.maximum(b, ends) - np.minimum(a, starts))).mean(1)
+        if mean.max() > best:
+            best, span = float(mean.max()), (float(a), float(b[mean.argmax(), 0]))
+    return span
+
+
+def prior_predictions(table: pd.DataFrame, span: tuple[float, float]) -> list[dict]:
+    return [{"qid": qid, "start": span[0] * d, "end": span[1] * d} for qid, d in zip(table["qid"], table["duration"])]
