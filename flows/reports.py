@@ -15,7 +15,7 @@ from pathlib import Path
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 QUALITY_TOTALS = ("rows_in", "kept", "repaired", "quarantined")
-EVAL_COLUMNS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU", "count")
+EVAL_COLUMNS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU", "count", "distinct_answers")
 
 
 def slug(text: str) -> str:

@@ -106,7 +106,7 @@ def test_the_flow_runs_the_stages_in_order_and_their_outputs_exist(workspace, sm
     frames = json.loads((workspace / "data/frames/report.json").read_text())
     assert frames["rows_with_frames"] > 0 and frames["videos_failed"] == 0
     assert (workspace / "models/rl/round2/config.json").is_file()
-    assert set(json.loads((workspace / "metrics/eval.json").read_text())) == {"base", "sft", "rl/round1", "rl/round2"}
+    assert set(json.loads((workspace / "metrics/eval.json").read_text())) == {"prior", "base", "sft", "rl/round1", "rl/round2"}
     again = pipeline(targets=["evaluate"], retries=0, workspace=str(workspace))  # a re-run skips every stage
     assert not any(r["ran"] for r in again)
 

@@ -97,8 +97,10 @@ def test_sft_and_rl_rounds_train_refilter_and_are_evaluated(workspace):
     for name in ("round1", "round2"):
         assert (workspace / f"models/rl/{name}/model.safetensors").is_file()
     metrics = json.loads((workspace / "metrics/eval.json").read_text())
-    assert list(metrics) == ["base", "sft", "rl/round1", "rl/round2"]
+    assert list(metrics) == ["prior", "base", "sft", "rl/round1", "rl/round2"]
     assert not metrics["base"]["cot"] and metrics["rl/round2"]["cot"]
+    start, end = metrics["prior"]["span_fraction"]  # the reference fitted on the pretrain and pool splits
+    assert 0 <= start < end <= 1 and metrics["prior"]["overall"]["count"] == metrics["base"]["overall"]["count"]
 
 
 def test_metrics_show_prints_the_gate_report(workspace):
