@@ -31,7 +31,8 @@ def main() -> None:
         return
     table = pd.read_parquet(args.clean)
     # the tokenizer learns the words the pipeline will write: queries, prompts, CoT replies
-    traces = [target_text(s, e, synthetic_cot(m, "scene")) for s, e, m in zip(table["start"], table["end"], table["meta"])]
+    traces = [target_text(s, e, synthetic_cot(m, "scene"))
+              for s, e, m in zip(table["start"], table["end"], table["meta"])]
     texts = [clean_query(q) for q in table["query"]] + list(prompts.values()) + traces
     build_tiny(model["tiny"], texts, out / "init", seed=params["seed"])
     store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"])

@@ -1,4 +1,5 @@
-"""DVC stage `evaluate`: every model that exists (base, sft, rl) on the test split, as DVC metrics and plots."""
+"""DVC stage `evaluate`: every model that exists (base, sft, rl) on the test split, as DVC metrics and plots,
+next to the duration prior (`prior`), the score of a model that never looks at the video."""
 
 import argparse
 import json
