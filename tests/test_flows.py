@@ -136,7 +136,8 @@ def test_the_data_quality_artifact_holds_the_gate_report(workspace, smoke_run):
 def test_eval_and_rl_artifacts_take_whatever_keys_the_reports_have(tmp_path):
     (tmp_path / "metrics").mkdir()
     (tmp_path / "data/rl/round1").mkdir(parents=True)
-    overall = {"R1@0.3": 40.0, "R1@0.5": 20.0, "R1@0.7": 5.0, "mIoU": 30.5, "count": 10, "unparseable": 0}
+    overall = {"R1@0.3": 40.0, "R1@0.5": 20.0, "R1@0.7": 5.0, "mIoU": 30.5, "count": 10, "unparseable": 0,
+               "distinct_answers": 7}
     (tmp_path / "metrics/eval.json").write_text(json.dumps({"base": {"overall": overall, "by_category": {}},
                                                             "rl/round1": {"overall": {**overall, "mIoU": 33.0}}}))
     rl = {"round": "round1", "rows_in": 3, "kept": 2, "dropped_solved": 1, "mean_reward": 0.5, "new_key": [1, 2]}
