@@ -30,14 +30,17 @@ def main() -> None:
     if args.rounds:  # named rl/<round>, asked like rl
         checkpoints.update({f"rl/{name}": (Path(args.rounds) / name, "rl") for name in load_params("rl")["rounds"]})
     metrics, ious = {}, {}
+
+    def record(name: str, rows: list[dict], **extra) -> None:
+        metrics[name] = {**evaluate(store.table, rows), **extra}
+        ious[name] = scored(store.table, rows)["iou"]
+        print(f"evaluate {name}: {metrics[name]['overall']}")
+
     # the reference every model must beat: a fixed fraction of each video, fitted on the other splits
     train = pd.read_parquet(args.clean).query("split != @params['split']")
     if len(train):
         span = duration_prior(train)
-        rows = prior_predictions(store.table, span)
-        metrics["prior"] = {**evaluate(store.table, rows), "span_fraction": [round(v, 2) for v in span]}
-        ious["prior"] = scored(store.table, rows)["iou"]
-        print(f"evaluate prior (the span {span[0]:.2f}-{span[1]:.2f} of every video): {metrics['prior']['overall']}")
+        record("prior", prior_predictions(store.table, span), span_fraction=[round(v, 2) for v in span])
     for checkpoint, (folder, kind) in checkpoints.items():
         if not folder.is_dir():
             continue
@@ -51,11 +54,7 @@ def main() -> None:
             rows = predict(model, processor, store, prompts["cot" if cot else "no_cot"], inference["batch_size"],
                            inference["max_new_tokens_cot" if cot else "max_new_tokens"], desc=f"evaluate {name}")
             write_jsonl(rows, out / "predictions" / f"{name.replace('/', '_').replace(' ', '_')}.jsonl")
-            metrics[name] = evaluate(store.table, rows)
-            metrics[name]["cot"] = cot
-            metrics[name]["rows_without_frames"] = len(store.missing)
-            ious[name] = scored(store.table, rows)["iou"]
-            print(f"evaluate {name}: {metrics[name]['overall']}")
+            record(name, rows, cot=cot, rows_without_frames=len(store.missing))
     (out / "eval.json").write_text(json.dumps(metrics, indent=1) + "\n")
     metric_bars({name: m["overall"] for name, m in metrics.items()}, out / "eval_bars.png",
                 f"{params['split']} split ({len(store)} queries)")
