@@ -1,0 +1,122 @@
+"""Seed spread of DVC experiments: mean and min-max of each checkpoint's test metrics over seeds.
+
+Each group is a label and the DVC experiments (or revisions) that repeat one setting with different seeds:
+
+    .venv/bin/python benchmarks/seed_spread.py --group 'GRPO=rl-s0,rl-s1,rl-s2' --out docs/rl_seeds
+
+reads `metrics/eval.json` of every experiment from `dvc exp show --json`, prints a markdown table (per group and
+checkpoint: mean, min and max of mIoU and R1@0.5 over the seeds) and writes it to OUT.md, with a bar chart of the
+means and min-max whiskers to OUT.png. A name that is not an experiment is read as a Git revision (`main`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+EVAL = "metrics/eval.json"
+METRICS = ("mIoU", "R1@0.5")
+
+
+def shown_metrics(repo: Path) -> dict[str, dict]:
+    """eval.json of every experiment and baseline revision, by experiment name and by revision."""
+    dvc = Path(sys.executable).with_name("dvc")
+    done = subprocess.run([str(dvc), "exp", "show", "--json", "-A"], cwd=repo, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"`dvc exp show --json` failed:\n{done.stderr[-2000:]}")
+    found = {}
+    for baseline in json.loads(done.stdout):
+        entries = [baseline] + [rev for group in baseline.get("experiments") or [] for rev in group["revs"]]
+        for entry in entries:
+            data = ((entry.get("data") or {}).get("metrics") or {}).get(EVAL, {}).get("data")
+            if data and not entry.get("error"):
+                for key in (entry.get("name"), entry["rev"], entry["rev"][:7]):
+                    if key:
+                        found[key] = data
+    return found
+
+
+def spread(groups: dict[str, list[str]], found: dict[str, dict]) -> list[dict]:
+    """One row per group and checkpoint: the seeds' mean, min and max of each metric."""
+    rows = []
+    for label, names in groups.items():
+        missing = [name for name in names if name not in found]
+        if missing:
+            sys.exit(f"no {EVAL} for {', '.join(missing)}: run them first (`dvc exp list` shows what exists)")
+        checkpoints = list(dict.fromkeys(key for name in names for key in found[name]))
+        for checkpoint in checkpoints:
+            values = {m: np.array([found[name][checkpoint]["overall"][m] for name in names if checkpoint in found[name]])
+                      for m in METRICS}
+            rows.append({"group": label, "checkpoint": checkpoint, "seeds": len(values[METRICS[0]]),
+                         **{f"{m} {stat}": round(float(fn(v)), 2) for m, v in values.items()
+                            for stat, fn in (("mean", np.mean), ("min", np.min), ("max", np.max))}})
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    head = ["group", "checkpoint", "seeds"] + [f"{m} mean (min-max)" for m in METRICS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [row["group"], row["checkpoint"], str(row["seeds"])]
+        cells += [f"{row[f'{m} mean']:.1f} ({row[f'{m} min']:.1f}-{row[f'{m} max']:.1f})" for m in METRICS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = list(dict.fromkeys(row["group"] for row in rows))
+    checkpoints = list(dict.fromkeys(row["checkpoint"] for row in rows))
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(5 + 1.2 * len(checkpoints), 3.6), squeeze=False)
+    width = 0.8 / len(groups)
+    for ax, metric in zip(axes[0], METRICS):
+        for g, group in enumerate(groups):
+            by = {row["checkpoint"]: row for row in rows if row["group"] == group}
+            xs = [i + (g - (len(groups) - 1) / 2) * width for i, c in enumerate(checkpoints) if c in by]
+            mean = np.array([by[c][f"{metric} mean"] for c in checkpoints if c in by])
+            low = mean - [by[c][f"{metric} min"] for c in checkpoints if c in by]
+            high = np.array([by[c][f"{metric} max"] for c in checkpoints if c in by]) - mean
+            ax.bar(xs, mean, width, yerr=[low, high], capsize=3, label=group)
+        ax.set_xticks(range(len(checkpoints)), checkpoints, rotation=20)
+        ax.set_title(f"{metric} (bars: mean; whiskers: min-max over seeds)", fontsize=9)
+    if len(groups) > 1:
+        axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--group", action="append", required=True, metavar="LABEL=EXP,EXP,...",
+                        help="one setting and the experiments that repeat it with other seeds (repeatable)")
+    parser.add_argument("--out", type=Path, help="write OUT.md and OUT.png (default: print the table only)")
+    args = parser.parse_args()
+    groups = {}
+    for spec in args.group:
+        label, sep, names = spec.partition("=")
+        if not sep or not names:
+            parser.error(f"--group {spec!r}: write LABEL=EXP,EXP,...")
+        groups[label] = [name.strip() for name in names.split(",") if name.strip()]
+    rows = spread(groups, shown_metrics(REPO))
+    table = markdown(rows)
+    print(table)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".md").write_text(table)
+        plot(rows, args.out.with_suffix(".png"))
+        print(f"wrote {args.out.with_suffix('.md')} and {args.out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""benchmarks/seed_spread.py: the seed table and plot from hand-made eval.json contents."""
+
+import importlib.util
+
+import pytest
+from conftest import REPO
+
+spec = importlib.util.spec_from_file_location("seed_spread", REPO / "benchmarks" / "seed_spread.py")
+seed_spread = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(seed_spread)
+
+
+def _eval(sft: float, rl: float) -> dict:
+    return {"sft": {"overall": {"mIoU": sft, "R1@0.5": sft - 5}}, "rl/round1": {"overall": {"mIoU": rl, "R1@0.5": rl - 5}}}
+
+
+def test_mean_min_max_per_group_and_checkpoint(tmp_path):
+    found = {"a0": _eval(30.0, 31.0), "a1": _eval(30.0, 33.0), "a2": _eval(30.0, 35.5), "b0": _eval(30.0, 20.0)}
+    rows = seed_spread.spread({"GRPO": ["a0", "a1", "a2"], "other": ["b0"]}, found)
+    by = {(r["group"], r["checkpoint"]): r for r in rows}
+    rl = by["GRPO", "rl/round1"]
+    assert rl["seeds"] == 3
+    assert (rl["mIoU mean"], rl["mIoU min"], rl["mIoU max"]) == (33.17, 31.0, 35.5)
+    assert (rl["R1@0.5 min"], rl["R1@0.5 max"]) == (26.0, 30.5)
+    assert by["other", "rl/round1"]["mIoU mean"] == 20.0
+    table = seed_spread.markdown(rows)
+    assert "| GRPO | rl/round1 | 3 | 33.2 (31.0-35.5) | 28.2 (26.0-30.5) |" in table
+    seed_spread.plot(rows, tmp_path / "seeds.png")
+    assert (tmp_path / "seeds.png").stat().st_size > 0
+
+
+def test_an_experiment_without_metrics_is_named():
+    with pytest.raises(SystemExit, match="no metrics/eval.json for a9"):
+        seed_spread.spread({"GRPO": ["a0", "a9"]}, {"a0": _eval(30.0, 31.0)})
