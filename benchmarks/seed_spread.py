@@ -5,7 +5,7 @@ Each group is a label and the DVC experiments (or revisions) that repeat one set
     .venv/bin/python benchmarks/seed_spread.py --group 'GRPO=rl-s0,rl-s1,rl-s2' --out docs/rl_seeds
 
 reads `metrics/eval.json` of every experiment from `dvc exp show --json`, prints a markdown table (per group and
-checkpoint: mean, min and max of mIoU and R1@0.5 over the seeds) and writes it to OUT.md, with a bar chart of the
+checkpoint: mean, sample standard deviation, min and max of mIoU and R1@0.5 over the seeds) and writes it to OUT.md, with a bar chart of the
 means and min-max whiskers to OUT.png. A name that is not an experiment is read as a Git revision (`main`).
 """
 
@@ -42,8 +42,13 @@ def shown_metrics(repo: Path) -> dict[str, dict]:
     return found
 
 
+def _sd(values: np.ndarray) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
 def spread(groups: dict[str, list[str]], found: dict[str, dict]) -> list[dict]:
-    """One row per group and checkpoint: the seeds' mean, min and max of each metric."""
+    """One row per group and checkpoint: the seeds' mean, standard deviation (ddof 1; 0 for one seed), min and max
+    of each metric."""
     rows = []
     for label, names in groups.items():
         missing = [name for name in names if name not in found]
@@ -55,16 +60,17 @@ def spread(groups: dict[str, list[str]], found: dict[str, dict]) -> list[dict]:
                       for m in METRICS}
             rows.append({"group": label, "checkpoint": checkpoint, "seeds": len(values[METRICS[0]]),
                          **{f"{m} {stat}": round(float(fn(v)), 2) for m, v in values.items()
-                            for stat, fn in (("mean", np.mean), ("min", np.min), ("max", np.max))}})
+                            for stat, fn in (("mean", np.mean), ("sd", _sd), ("min", np.min), ("max", np.max))}})
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ["group", "checkpoint", "seeds"] + [f"{m} mean (min-max)" for m in METRICS]
+    head = ["group", "checkpoint", "seeds"] + [f"{m} mean ± sd (min-max)" for m in METRICS]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [row["group"], row["checkpoint"], str(row["seeds"])]
-        cells += [f"{row[f'{m} mean']:.1f} ({row[f'{m} min']:.1f}-{row[f'{m} max']:.1f})" for m in METRICS]
+        cells += [f"{row[f'{m} mean']:.1f} ± {row[f'{m} sd']:.1f} ({row[f'{m} min']:.1f}-{row[f'{m} max']:.1f})"
+                  for m in METRICS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

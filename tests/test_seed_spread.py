@@ -21,10 +21,12 @@ def test_mean_min_max_per_group_and_checkpoint(tmp_path):
     rl = by["GRPO", "rl/round1"]
     assert rl["seeds"] == 3
     assert (rl["mIoU mean"], rl["mIoU min"], rl["mIoU max"]) == (33.17, 31.0, 35.5)
+    assert rl["mIoU sd"] == 2.25  # sample sd of 31, 33, 35.5
     assert (rl["R1@0.5 min"], rl["R1@0.5 max"]) == (26.0, 30.5)
+    assert by["other", "rl/round1"]["mIoU sd"] == 0.0
     assert by["other", "rl/round1"]["mIoU mean"] == 20.0
     table = seed_spread.markdown(rows)
-    assert "| GRPO | rl/round1 | 3 | 33.2 (31.0-35.5) | 28.2 (26.0-30.5) |" in table
+    assert "| GRPO | rl/round1 | 3 | 33.2 ± 2.2 (31.0-35.5) | 28.2 ± 2.2 (26.0-30.5) |" in table
     seed_spread.plot(rows, tmp_path / "seeds.png")
     assert (tmp_path / "seeds.png").stat().st_size > 0
 
