@@ -46,16 +46,16 @@ def _sd(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def spread(groups: dict[str, list[str]], found: dict[str, dict]) -> list[dict]:
-    """One row per group and checkpoint: the seeds' mean, standard deviation (ddof 1; 0 for one seed), min and max
-    of each metric."""
+def spread(groups: dict[str, list[str]], found: dict[str, dict], only: list[str] | None = None) -> list[dict]:
+    """One row per group and checkpoint (those in `only`, if given): the seeds' mean, standard deviation (ddof 1;
+    0 for one seed), min and max of each metric."""
     rows = []
     for label, names in groups.items():
         missing = [name for name in names if name not in found]
         if missing:
             sys.exit(f"no {EVAL} for {', '.join(missing)}: run them first (`dvc exp list` shows what exists)")
         checkpoints = list(dict.fromkeys(key for name in names for key in found[name]))
-        for checkpoint in checkpoints:
+        for checkpoint in [c for c in checkpoints if not only or c in only]:
             values = {m: np.array([found[name][checkpoint]["overall"][m] for name in names if checkpoint in found[name]])
                       for m in METRICS}
             rows.append({"group": label, "checkpoint": checkpoint, "seeds": len(values[METRICS[0]]),
@@ -106,6 +106,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--group", action="append", required=True, metavar="LABEL=EXP,EXP,...",
                         help="one setting and the experiments that repeat it with other seeds (repeatable)")
+    parser.add_argument("--checkpoints", nargs="+", metavar="NAME",
+                        help="only these eval.json entries, e.g. sft 'rl/round2' 'rl/round2 (cot)' (default: all)")
     parser.add_argument("--out", type=Path, help="write OUT.md and OUT.png (default: print the table only)")
     args = parser.parse_args()
     groups = {}
@@ -114,7 +116,7 @@ def main() -> None:
         if not sep or not names:
             parser.error(f"--group {spec!r}: write LABEL=EXP,EXP,...")
         groups[label] = [name.strip() for name in names.split(",") if name.strip()]
-    rows = spread(groups, shown_metrics(REPO))
+    rows = spread(groups, shown_metrics(REPO), args.checkpoints)
     table = markdown(rows)
     print(table)
     if args.out:

@@ -31,6 +31,11 @@ def test_mean_min_max_per_group_and_checkpoint(tmp_path):
     assert (tmp_path / "seeds.png").stat().st_size > 0
 
 
+def test_only_the_checkpoints_asked_for():
+    rows = seed_spread.spread({"GRPO": ["a0"]}, {"a0": _eval(30.0, 31.0)}, only=["rl/round1"])
+    assert [row["checkpoint"] for row in rows] == ["rl/round1"]
+
+
 def test_an_experiment_without_metrics_is_named():
     with pytest.raises(SystemExit, match="no metrics/eval.json for a9"):
         seed_spread.spread({"GRPO": ["a0", "a9"]}, {"a0": _eval(30.0, 31.0)})
