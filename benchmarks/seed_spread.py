@@ -1,12 +1,13 @@
-"""Seed spread of DVC experiments: mean and min-max of each checkpoint's test metrics over seeds.
+"""Seed spread of DVC experiments: mean, sd and min-max of each checkpoint's test metrics over seeds.
 
 Each group is a label and the DVC experiments (or revisions) that repeat one setting with different seeds:
 
     .venv/bin/python benchmarks/seed_spread.py --group 'GRPO=rl-s0,rl-s1,rl-s2' --out docs/rl_seeds
 
 reads `metrics/eval.json` of every experiment from `dvc exp show --json`, prints a markdown table (per group and
-checkpoint: mean, sample standard deviation, min and max of mIoU and R1@0.5 over the seeds) and writes it to OUT.md, with a bar chart of the
-means and min-max whiskers to OUT.png. A name that is not an experiment is read as a Git revision (`main`).
+checkpoint: mean, sample standard deviation, min and max of mIoU and R1@0.5 over the seeds) and writes it to
+OUT.md, with a bar chart of the means and min-max whiskers to OUT.png. A name that is not an experiment is read
+as a Git revision (`main`).
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def spread(groups: dict[str, list[str]], found: dict[str, dict], only: list[str]
             sys.exit(f"no {EVAL} for {', '.join(missing)}: run them first (`dvc exp list` shows what exists)")
         checkpoints = list(dict.fromkeys(key for name in names for key in found[name]))
         for checkpoint in [c for c in checkpoints if not only or c in only]:
-            values = {m: np.array([found[name][checkpoint]["overall"][m] for name in names if checkpoint in found[name]])
-                      for m in METRICS}
+            seeds = [found[name][checkpoint]["overall"] for name in names if checkpoint in found[name]]
+            values = {m: np.array([overall[m] for overall in seeds]) for m in METRICS}
             rows.append({"group": label, "checkpoint": checkpoint, "seeds": len(values[METRICS[0]]),
                          **{f"{m} {stat}": round(float(fn(v)), 2) for m, v in values.items()
                             for stat, fn in (("mean", np.mean), ("sd", _sd), ("min", np.min), ("max", np.max))}})

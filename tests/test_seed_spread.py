@@ -11,7 +11,8 @@ spec.loader.exec_module(seed_spread)
 
 
 def _eval(sft: float, rl: float) -> dict:
-    return {"sft": {"overall": {"mIoU": sft, "R1@0.5": sft - 5}}, "rl/round1": {"overall": {"mIoU": rl, "R1@0.5": rl - 5}}}
+    return {"sft": {"overall": {"mIoU": sft, "R1@0.5": sft - 5}},
+            "rl/round1": {"overall": {"mIoU": rl, "R1@0.5": rl - 5}}}
 
 
 def test_mean_min_max_per_group_and_checkpoint(tmp_path):
