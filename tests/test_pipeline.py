@@ -112,6 +112,12 @@ def test_a_second_repro_changes_nothing(workspace):
     assert "Stage 'frames' didn't change" in run(["dvc", "repro"], workspace).stdout
 
 
+def test_a_forced_rerun_of_the_cold_start_leaves_the_rl_rounds_cached(workspace):
+    # the cold start is deterministic; its folder must be too (no wall-clock figures), or every round re-runs
+    run(["dvc", "repro", "--force", "--single-item", "sft"], workspace)
+    assert "rl@round1" not in run(["dvc", "status"], workspace).stdout
+
+
 def test_a_rerun_of_frames_decodes_nothing_again(workspace):
     set_params(workspace, {"frames.workers": 1})
     out = run(["dvc", "repro"], workspace).stdout
