@@ -44,7 +44,7 @@ def main() -> None:
     shutil.rmtree(out / "trainer", ignore_errors=True)
     # wall-clock figures stay out of the cached folder: they would change its hash, and so re-run every RL round,
     # on each re-run of an otherwise identical cold start
-    log = [{k: v for k, v in entry.items() if not k.startswith(TIMINGS)} for entry in result["log"]]
+    log = [{k: v for k, v in entry.items() if k not in TIMINGS} for entry in result["log"]]
     (out / "sft_log.json").write_text(json.dumps(log, indent=1) + "\n")
     print(f"sft: {len(store)} CoT examples, {result['steps']} steps, final loss {result['train_loss']:.3f}")
 
