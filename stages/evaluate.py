@@ -1,5 +1,7 @@
 """DVC stage `evaluate`: every model that exists (base, sft, rl) on the test split, as DVC metrics and plots,
-next to the duration prior (`prior`), the score of a model that never looks at the video."""
+next to the duration prior (`prior`), the score of a model that never looks at the video. Each entry also holds a
+`control` block: the same queries asked on the frames of another test video (a fixed, seeded pairing), so a model
+that really looks at the video scores far lower there, and one that guesses from the query does not."""
 
 import argparse
 import json
@@ -9,7 +11,7 @@ import pandas as pd
 
 from timerft.evaluation import duration_prior, evaluate, prior_predictions, scored
 from timerft.inference import predict, write_jsonl
-from timerft.model import SampleStore, load_model
+from timerft.model import ControlStore, SampleStore, control_partners, load_model
 from timerft.params import load_params
 from timerft.plots import iou_histogram, metric_bars
 
@@ -29,18 +31,22 @@ def main() -> None:
     checkpoints = {Path(folder).name: (Path(folder), Path(folder).name) for folder in args.models}
     if args.rounds:  # named rl/<round>, asked like rl
         checkpoints.update({f"rl/{name}": (Path(args.rounds) / name, "rl") for name in load_params("rl")["rounds"]})
+    control = ControlStore(store, control_partners(store.table["video"].tolist(), params["control_seed"]))
     metrics, ious = {}, {}
 
-    def record(name: str, rows: list[dict], **extra) -> None:
-        metrics[name] = {**evaluate(store.table, rows), **extra}
+    def record(name: str, rows: list[dict], control_rows: list[dict], **extra) -> None:
+        metrics[name] = {**evaluate(store.table, rows), "control": evaluate(store.table, control_rows)["overall"],
+                         **extra}
         ious[name] = scored(store.table, rows)["iou"]
-        print(f"evaluate {name}: {metrics[name]['overall']}")
+        print(f"evaluate {name}: {metrics[name]['overall']}\n  control (another video's frames): "
+              f"{metrics[name]['control']}")
 
     # the reference every model must beat: a fixed fraction of each video, fitted on the other splits
     train = pd.read_parquet(args.clean).query("split != @params['split']")
     if len(train):
         span = duration_prior(train)
-        record("prior", prior_predictions(store.table, span), span_fraction=[round(v, 2) for v in span])
+        guesses = prior_predictions(store.table, span)  # never looks at the frames: its control is itself
+        record("prior", guesses, guesses, span_fraction=[round(v, 2) for v in span])
     for checkpoint, (folder, kind) in checkpoints.items():
         if not folder.is_dir():
             continue
@@ -51,10 +57,14 @@ def main() -> None:
         if kind in params.get("both_modes", []):
             modes = {f"{checkpoint} (cot)": True, f"{checkpoint} (no cot)": False}
         for name, cot in modes.items():
-            rows = predict(model, processor, store, prompts["cot" if cot else "no_cot"], inference["batch_size"],
-                           inference["max_new_tokens_cot" if cot else "max_new_tokens"], desc=f"evaluate {name}")
-            write_jsonl(rows, out / "predictions" / f"{name.replace('/', '_').replace(' ', '_')}.jsonl")
-            record(name, rows, cot=cot, rows_without_frames=len(store.missing))
+            ask = {"template": prompts["cot" if cot else "no_cot"], "batch_size": inference["batch_size"],
+                   "max_new_tokens": inference["max_new_tokens_cot" if cot else "max_new_tokens"]}
+            rows = predict(model, processor, store, **ask, desc=f"evaluate {name}")
+            control_rows = predict(model, processor, control, **ask, desc=f"evaluate {name} (control)")
+            stem = name.replace("/", "_").replace(" ", "_")
+            write_jsonl(rows, out / "predictions" / f"{stem}.jsonl")
+            write_jsonl(control_rows, out / "predictions" / f"{stem}.control.jsonl")
+            record(name, rows, control_rows, cot=cot, rows_without_frames=len(store.missing))
     (out / "eval.json").write_text(json.dumps(metrics, indent=1) + "\n")
     metric_bars({name: m["overall"] for name, m in metrics.items()}, out / "eval_bars.png",
                 f"{params['split']} split ({len(store)} queries)")

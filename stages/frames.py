@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from timerft.frames import Sampling, extract_table
+from timerft.frames import Sampling, extract_table, frames_per_span
 from timerft.params import load_params
 
 
@@ -30,6 +30,10 @@ def main() -> None:
         "videos_decoded": int(status.get("decoded", 0)), "videos_cached": int(status.get("cached", 0)),
         "videos_failed": len(failures),
     }
+    inside = frames_per_span(table, index, out / "cache")
+    if inside:
+        report["min_frames_in_a_span"] = min(inside.values())
+        report["spans_with_fewer_than_2_frames"] = sum(count < 2 for count in inside.values())
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     print(f"frames: {report}")
     for failure in failures:

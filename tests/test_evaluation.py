@@ -64,3 +64,17 @@ def test_duration_prior_finds_the_best_fixed_fraction_and_scores_it():
     rows = prior_predictions(test, (0.25, 0.75))
     assert rows[0] == {"qid": "a", "start": 5.0, "end": 15.0}
     assert evaluate(test, rows)["overall"]["mIoU"] == 50.0  # IoU 1 and 0
+
+
+def test_control_pairs_every_query_with_another_video_fixed_by_the_seed():
+    from timerft.model import control_partners
+
+    videos = ["a", "a", "b", "c", "c", "d"]
+    partners = control_partners(videos, seed=0)
+    assert partners == control_partners(videos, seed=0)
+    assert all(videos[p] != v for p, v in zip(partners, videos))
+    assert partners[0] == partners[1] and partners[3] == partners[4]  # one partner video per video
+    assert sorted({videos[p] for p in partners}) == ["a", "b", "c", "d"]  # a cycle: every video is shown once
+    assert any(control_partners(videos, seed=s) != partners for s in range(1, 5))
+    with pytest.raises(ValueError, match="two videos"):
+        control_partners(["a", "a"])

@@ -1,6 +1,7 @@
 """The tiny model and its inputs: build, save, reload, generate from a real video; labels; the time axis."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,24 @@ def test_tiny_folder_reloads_alone_and_generates_from_a_real_video(tiny, sample)
     replies = generate(model, processor, [sample, sample], TEMPLATE, max_new_tokens=6)
     assert len(replies) == 2 and all(isinstance(r, str) for r in replies)
     assert replies[0] == replies[1]  # greedy
+
+
+def test_a_tiny_qwen3_vl_writes_each_frame_groups_time_into_the_prompt_and_trains(tmp_path, sample):
+    from timerft.inference import generate
+
+    build_tiny({**SPEC, "arch": "qwen3_vl"}, ["the red square appears", TEMPLATE, "<1.5 seconds>"], tmp_path)
+    model, processor = load_model(tmp_path)
+    assert type(model).__name__ == "Qwen3VLForConditionalGeneration"
+    batch = encode(processor, [sample], TEMPLATE, [target_text(sample.start, sample.end)])
+    prompt = processor.tokenizer.decode(batch["input_ids"][0])
+    # two frames per temporal patch, each group stamped with its frames' mean time (within the text's 0.1 s)
+    stamps = [float(t) for t in re.findall(r"<(\d+\.\d) seconds>", prompt)]
+    assert np.allclose(stamps, sample.timestamps.reshape(-1, 2).mean(1), atol=0.1)
+    height, width = sample.frames.shape[1:3]  # unresized: 14-pixel patches
+    assert batch["pixel_values_videos"].shape[0] == len(stamps) * (height // 14) * (width // 14)
+    model(**batch).loss.backward()  # the whole path trains, the vision tower included
+    assert model.model.visual.patch_embed.proj.weight.grad is not None
+    assert len(generate(model, processor, [sample], TEMPLATE, max_new_tokens=4)) == 1
 
 
 def test_tokenizer_splits_digits_and_keeps_special_tokens_whole(tiny):

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-SMOKE = {"synth.counts": {"pretrain": 4, "pool": 4, "test": 2}, "synth.duration_range": [8.0, 20.0],
-         "base.epochs": 2, "base.batch_size": 4, "select.strategy": "random", "select.k": 3, "inference.max_new_tokens": 8,
+SMOKE = {"synth.counts": {"pretrain": 4, "pool": 4, "test": 2}, "synth.duration_range": [20.0, 24.0],
+         "select.strategy": "random", "select.k": 3, "inference.max_new_tokens": 8,
          "inference.max_new_tokens_cot": 16, "sft.samples": 4, "sft.epochs": 1, "sft.batch_size": 4,
          "rl.grpo.num_generations": 2, "rl.grpo.max_steps": 2, "rl.grpo.max_completion_length": 16,
          "tracking.wandb": "disabled"}
@@ -41,7 +41,7 @@ def set_params(workspace: Path, overrides: dict) -> None:
 
 def scratch_project(workspace: Path) -> Path:
     """A copy of the project's code and pipeline in WORKSPACE, on the smoke profile, as a Git + DVC repository."""
-    for name in ("src", "stages"):
+    for name in ("src", "stages", "assets"):
         shutil.copytree(REPO / name, workspace / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy(REPO / name, workspace / name)
@@ -80,6 +80,8 @@ def test_model_stages_score_select_and_evaluate(workspace):
     metrics = json.loads((workspace / "metrics/eval.json").read_text())
     test_rows = pd.read_parquet(workspace / "data/prepared/clean.parquet").query("split == 'test'")
     assert metrics["base"]["overall"]["count"] == len(test_rows)
+    frames = json.loads((workspace / "data/frames/report.json").read_text())
+    assert frames["spans_with_fewer_than_2_frames"] == 0 and frames["min_frames_in_a_span"] >= 2
     assert (workspace / "metrics/eval_bars.png").stat().st_size > 1000
     assert (workspace / "data/selected/iou_hist.png").stat().st_size > 1000
 
@@ -99,6 +101,13 @@ def test_sft_and_rl_rounds_train_refilter_and_are_evaluated(workspace):
     metrics = json.loads((workspace / "metrics/eval.json").read_text())
     assert list(metrics) == ["prior", "base", "sft", "rl/round1", "rl/round2"]
     assert not metrics["base"]["cot"] and metrics["rl/round2"]["cot"]
+    for name, entry in metrics.items():  # each asked again on another test video's frames, same keys
+        assert set(entry["control"]) == set(entry["overall"]), name
+        assert entry["control"]["count"] == entry["overall"]["count"]
+    assert metrics["prior"]["control"] == metrics["prior"]["overall"]  # the prior never looks
+    control = [json.loads(line) for line in (workspace / "metrics/predictions/rl_round2.control.jsonl").open()]
+    assert [row["qid"] for row in control] == [row["qid"] for row in map(json.loads,
+                                                 (workspace / "metrics/predictions/rl_round2.jsonl").open())]
     start, end = metrics["prior"]["span_fraction"]  # the reference fitted on the pretrain and pool splits
     assert 0 <= start < end <= 1 and metrics["prior"]["overall"]["count"] == metrics["base"]["overall"]["count"]
 

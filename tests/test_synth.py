@@ -1,11 +1,12 @@
-"""SynthTVG: determinism, split hygiene, and each event visible in the pixels where the annotation says."""
+"""SynthTVG: determinism (bytes and pixels), balance, split hygiene, and each event visible where annotated."""
 
 import json
 
 import numpy as np
 import pytest
 
-from timerft.synth import COLORS, DARKEN, EVENT_KINDS, Event, Obj, Scene, SynthConfig, generate, make_scene, object_center, render_frame
+from timerft.synth import (COLORS, DARKEN, EVENT_KINDS, Event, Obj, Scene, SynthConfig, balanced_span, generate,
+                           make_scene, object_center, render_frame)
 
 SMALL = SynthConfig(seed=3, counts={"pretrain": 4, "pool": 3, "test": 3})
 
@@ -36,6 +37,39 @@ def test_annotations_are_canonical_valid_and_splits_share_no_video(synth_dir):
     assert set(videos_by_split) == {"pretrain", "pool", "test"}
     assert not (videos_by_split["test"] & (videos_by_split["pool"] | videos_by_split["pretrain"]))
     assert len({row["qid"] for row in rows}) == len(rows)
+
+
+def test_same_params_give_the_same_mp4_bytes_and_decoders_return_the_rendered_pixels(synth_dir, tmp_path):
+    import decord
+
+    generate(SMALL, tmp_path / "again", workers=1)  # another process layout than the fixture's 2 workers
+    videos = sorted((synth_dir / "videos").glob("*.mp4"))
+    assert len(videos) == sum(SMALL.counts.values())
+    for video in videos:
+        assert (tmp_path / "again" / "videos" / video.name).read_bytes() == video.read_bytes(), video.name
+    scene = make_scene(SMALL, "test", 0)
+    reader = decord.VideoReader(str(synth_dir / "videos" / f"{scene.video_id}.mp4"), num_threads=1)
+    assert len(reader) == scene.n_frames
+    for i in (0, scene.n_frames // 3, scene.n_frames - 1):  # lossless RGB: exactly the drawn pixels
+        assert np.array_equal(reader[i].asnumpy(), render_frame(scene, i / scene.fps))
+
+
+def test_spans_are_balanced_over_positions_and_lengths():
+    config = SynthConfig(seed=5, span_fraction=(0.08, 0.18), position_bins=5, length_bins=3)
+    duration, cells = 30.0, 15
+    spans = [balanced_span(config, "pool", q, duration) for q in range(cells * 20)]
+    starts = np.array([s for s, _ in spans])
+    fractions = np.array([(e - s) / duration for s, e in spans])
+    # position as a fraction of where the span may start; bins of equal width hold equal counts
+    position_bins = np.minimum((starts / (duration - fractions * duration) * 5).astype(int), 4)
+    low, high = np.log(0.08), np.log(0.18)
+    length_bins = np.clip(((np.log(fractions) - low) / (high - low) * 3).astype(int), 0, 2)
+    assert np.bincount(position_bins, minlength=5).tolist() == [60] * 5
+    assert np.bincount(length_bins, minlength=3).tolist() == [100] * 3
+    assert np.bincount(position_bins * 3 + length_bins, minlength=15).tolist() == [20] * 15
+    assert fractions.min() >= 0.08 - 0.01 / duration and fractions.max() <= 0.18 + 0.01 / duration
+    other_seed = [balanced_span(SynthConfig(seed=6), "pool", q, duration) for q in range(cells)]
+    assert other_seed != spans[:cells]
 
 
 def test_a_split_does_not_depend_on_the_other_splits_counts():

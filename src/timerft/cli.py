@@ -57,6 +57,19 @@ def _frames(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _pretrain_base(args: argparse.Namespace) -> int:
+    from timerft.params import load_params
+    from timerft.pretrain import pretrain_base
+
+    sections = {name: load_params(name, args.params) for name in ("pretrain", "synth", "frames", "model", "prompts")}
+    out = args.out or sections["pretrain"]["out"]
+    report = pretrain_base(sections["pretrain"], sections["synth"], sections["frames"], sections["model"]["tiny"],
+                           sections["prompts"], out)
+    print(f"tiny base: {report['samples']} samples, {report['steps']} steps, loss {report['train_loss']}, "
+          f"{report['minutes']} min -> {out}")
+    return EXIT_OK
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
@@ -206,6 +219,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--predictions", required=True, metavar="FILE.jsonl")
     evaluate.add_argument("--out", default=None, metavar="metrics.json")
     evaluate.set_defaults(handler=_evaluate)
+
+    pretrain = commands.add_parser(
+        "pretrain-base", help="train the embedded default's tiny base model (once, outside the pipeline)",
+        description="Build the tiny Qwen2.5-VL (params model.tiny), train its tokenizer on its own texts, and teach "
+        "it no-CoT grounding answers on SynthTVG videos of its own (params pretrain: seed synth_seed, split `base`; "
+        "frames rendered in memory as the frames stage decodes them). The `base` stage starts from the folder it "
+        "writes, which is committed: rerun this only to change the base model, then `dvc repro`.",
+        epilog="Same params, software and kind of CPU: same weights. "
+        "Example: timerft pretrain-base   (about 25 min on 2 CPU cores with the committed params)",
+    )
+    pretrain.add_argument("--out", default=None, metavar="DIR", help="output folder (default: params pretrain.out)")
+    pretrain.add_argument("--params", default="params.yaml", help="the project's params file")
+    pretrain.set_defaults(handler=_pretrain_base)
 
     predict = commands.add_parser(
         "predict", help="answer one query on one video: the span, the reasoning, a frame strip",

@@ -192,3 +192,18 @@ def extract_table(table, video_root: str | Path, sampling: Sampling, out_dir: st
         if stale.name.split(".")[0] not in used:
             stale.unlink()
     return pd.DataFrame(index, columns=["qid", "frames", "status"]), failures
+
+
+def frames_per_span(table, index, cache_dir: str | Path) -> dict[str, int]:
+    """qid -> how many sampled frames fall inside its annotated span: a span that holds fewer than two asks the
+    model for an event it may never see (the frames stage reports how many such rows there are)."""
+    import pandas as pd
+
+    keys = dict(zip(index["qid"], index["frames"]))
+    counts = {}
+    for qid, start, end, clip_start in table[["qid", "start", "end", "clip_start"]].itertuples(index=False):
+        if qid in keys:
+            offset = clip_start if pd.notna(clip_start) else 0.0  # annotations are clip-relative
+            times = np.load(Path(cache_dir) / f"{keys[qid]}.times.npy") - offset
+            counts[qid] = int(((times >= start) & (times <= end)).sum())
+    return counts

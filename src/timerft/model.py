@@ -114,3 +114,34 @@ def encode(processor, samples: list[Sample], template: str | list[str], targets:
             labels[row, : labels.shape[1] - reply] = -100
         batch["labels"] = labels
     return batch
+
+
+def control_partners(videos: list[str], seed: int = 0) -> list[int]:
+    """For each sample, a sample of another video: the videos form one seeded cycle, and every query of a video is
+    paired with the first query of the next video in it. Fixed by the seed, so every checkpoint gets the same pairs."""
+    distinct = sorted(set(videos))
+    if len(distinct) < 2:
+        raise ValueError("the control needs at least two videos")
+    order = [distinct[i] for i in np.random.default_rng(seed).permutation(len(distinct))]
+    following = {video: order[(i + 1) % len(order)] for i, video in enumerate(order)}
+    first = {}
+    for i, video in enumerate(videos):
+        first.setdefault(video, i)
+    return [first[following[video]] for video in videos]
+
+
+class ControlStore:
+    """The samples of `store`, each shown the frames of another video (`control_partners`): a model that grounds by
+    looking loses its score here, one that answers from the query and a length prior does not."""
+
+    def __init__(self, store, partners: list[int]):
+        self.store, self.partners = store, partners
+        self.table = getattr(store, "table", None)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, i: int) -> Sample:
+        sample, other = self.store[i], self.store[self.partners[i]]
+        return Sample(sample.qid, sample.query, other.frames, other.timestamps, sample.duration, sample.start,
+                      sample.end, sample.meta)

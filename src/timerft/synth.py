@@ -3,7 +3,13 @@
 Each video is a scene (a background and a few objects in a grid of slots) with timed events; each
 event is one query whose span is its annotation, the other events of the video being its distractors.
 Everything follows from (seed, split, index), so a split's videos do not depend on the other splits'
-counts, and the same seed gives the same annotations byte for byte.
+counts, and the same seed gives the same annotations and the same MP4 bytes.
+
+Balance (as TVGBench balances its queries): every block of `position_bins x length_bins` consecutive queries
+of a split holds one span in each (position bin, length bin) cell, so span positions are uniform over the
+video and span lengths log-uniform over `span_fraction`; no fixed span fits many queries (the `prior` row).
+Encoding: lossless RGB H.264 (libx264rgb, qp 0) at the frames stage's own size, so every decoder on every
+machine returns exactly the rendered pixels.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ BACKGROUNDS = [(70, 70, 80), (60, 80, 70), (90, 70, 60), (70, 60, 95)]
 DARKEN = 0.3  # background brightness factor while the scene is dark
 SHAPES = ("square", "circle")
 GRID = (3, 2)  # slot columns x rows; every object owns one slot, so nothing overlaps
+SPLIT_IDS = {"pretrain": 0, "pool": 1, "test": 2, "base": 3}  # stable rng streams: a new split shifts no other
 
 # event kind -> (TVGBench-style category, query template)
 EVENT_KINDS = {
@@ -42,11 +49,13 @@ FIGURE_KINDS = ("arms", "jump")
 class SynthConfig:
     seed: int = 0
     counts: dict = field(default_factory=lambda: {"pretrain": 8, "pool": 8, "test": 4})
-    duration_range: tuple = (8.0, 90.0)
-    fps_choices: tuple = (6, 8, 10, 12)
-    sizes: tuple = ((128, 96), (112, 112), (160, 90))
-    events_per_video: tuple = (1, 3)
-    event_seconds: tuple = (1.5, 0.5)  # shortest span (s), longest span (fraction of the video)
+    duration_range: tuple = (20.0, 50.0)
+    fps: int = 8
+    size: tuple = (84, 56)  # width, height: 3 x 2 slots of 28 pixels, one merged Qwen2.5-VL vision token each
+    events_per_video: tuple = (2, 2)
+    span_fraction: tuple = (0.08, 0.18)  # shortest and longest span, as fractions of the video
+    position_bins: int = 5
+    length_bins: int = 3
     distractor_objects: tuple = (1, 2)
 
 
@@ -92,12 +101,31 @@ class Scene:
         return int(round(self.duration * self.fps))
 
 
+def split_id(split: str) -> int:
+    return SPLIT_IDS.get(split, int.from_bytes(split.encode()[:6].ljust(6, b"\0"), "little"))
+
+
+def balanced_span(config: SynthConfig, split: str, query: int, duration: float) -> tuple[float, float]:
+    """(start, end) of a split's query number `query`: its (position bin, length bin) cell comes from a seeded
+    permutation of the cells of its block, the exact place inside the cell from a uniform draw."""
+    cells = config.position_bins * config.length_bins
+    block, slot = divmod(query, cells)
+    rng = np.random.default_rng([config.seed, split_id(split), block, 1])
+    cell = int(rng.permutation(cells)[slot])
+    rng = np.random.default_rng([config.seed, split_id(split), block, 2, slot])
+    position_bin, length_bin = divmod(cell, config.length_bins)
+    low, high = np.log(config.span_fraction[0]), np.log(config.span_fraction[1])
+    fraction = np.exp(low + (high - low) * (length_bin + rng.uniform()) / config.length_bins)
+    length = fraction * duration
+    start = (duration - length) * (position_bin + rng.uniform()) / config.position_bins
+    return round(float(start), 2), round(float(min(start + length, duration)), 2)
+
+
 def make_scene(config: SynthConfig, split: str, index: int) -> Scene:
-    rng = np.random.default_rng([config.seed, list(config.counts).index(split), index])
-    fps = int(rng.choice(config.fps_choices))
-    width, height = config.sizes[rng.integers(len(config.sizes))]
-    n_frames = int(round(rng.uniform(*config.duration_range) * fps))
-    duration = n_frames / fps
+    rng = np.random.default_rng([config.seed, split_id(split), index])
+    width, height = config.size
+    n_frames = int(round(rng.uniform(*config.duration_range) * config.fps))
+    duration = n_frames / config.fps
     n_events = int(rng.integers(config.events_per_video[0], config.events_per_video[1] + 1))
     kinds = [str(k) for k in rng.permutation(list(EVENT_KINDS))]
     # one figure per scene keeps "the figure" unambiguous
@@ -106,11 +134,10 @@ def make_scene(config: SynthConfig, split: str, index: int) -> Scene:
     slots = [int(s) for s in rng.permutation(GRID[0] * GRID[1])]
     colors = [str(c) for c in rng.permutation(list(COLORS))]
     events = []
-    for kind in kinds[:n_events]:
-        shortest, longest = config.event_seconds[0], max(config.event_seconds[0], config.event_seconds[1] * duration)
-        length = float(rng.uniform(shortest, longest))
-        start = float(rng.uniform(0, duration - length))
-        event = Event(kind, round(start, 2), round(min(start + length, duration), 2))
+    for number, kind in enumerate(kinds[:n_events]):
+        # query numbers of a split: each video reserves room for its most events
+        start, end = balanced_span(config, split, index * config.events_per_video[1] + number, duration)
+        event = Event(kind, start, end)
         if kind != "darken":
             event.obj = Obj("figure" if kind in FIGURE_KINDS else str(rng.choice(SHAPES)), colors.pop(), slots.pop())
         if kind == "recolor":
@@ -121,7 +148,7 @@ def make_scene(config: SynthConfig, split: str, index: int) -> Scene:
     n_statics = int(rng.integers(config.distractor_objects[0], config.distractor_objects[1] + 1))
     statics = [Obj(str(rng.choice(SHAPES)), colors.pop(), slots.pop()) for _ in range(min(n_statics, len(slots)))]
     background = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
-    return Scene(f"{split}_{index:05d}", duration, fps, int(width), int(height), background, events, statics)
+    return Scene(f"{split}_{index:05d}", duration, config.fps, int(width), int(height), background, events, statics)
 
 
 def slot_box(scene: Scene, slot: int) -> tuple[int, int, int, int]:
@@ -209,9 +236,10 @@ def write_video(scene: Scene, path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(scene.fps), options={"crf": "18", "preset": "veryfast"})
-        stream.width, stream.height, stream.pix_fmt = scene.width, scene.height, "yuv420p"
-        stream.codec_context.thread_count = 1  # identical bytes from run to run
+        # lossless RGB: no colour conversion or quantisation, so decoded pixels are the rendered ones everywhere
+        stream = container.add_stream("libx264rgb", rate=Fraction(scene.fps), options={"qp": "0", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = scene.width, scene.height, "rgb24"
+        stream.codec_context.thread_count = 1  # one thread: identical bytes from run to run
         for i in range(scene.n_frames):
             frame = av.VideoFrame.from_ndarray(render_frame(scene, i / scene.fps), format="rgb24")
             frame.pts = i

@@ -41,36 +41,57 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
 
 
 def build_tiny(spec: dict, texts: Iterable[str], out_dir: str | Path, seed: int = 0) -> Path:
-    """Build and save the tiny model, tokenizer and processor; `spec` is params.yaml's model.tiny."""
-    import torch
-    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
-                              Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
+    """Build and save the tiny model, tokenizer and processor; `spec` is params.yaml's model.tiny.
 
+    `spec["arch"]`: `qwen2_5_vl` (time as mrope positions) or `qwen3_vl` (Qwen3-VL's processor also writes each
+    frame group's time as text, `<12.3 seconds>`, before its tokens). Both use 14-pixel patches, so the frames
+    stage's 28-pixel multiples pass unresized."""
+    import torch
+    import transformers
+
+    arch = spec.get("arch", "qwen2_5_vl")
+    if arch not in ("qwen2_5_vl", "qwen3_vl"):
+        raise ValueError(f"model.tiny.arch is {arch!r}; use qwen2_5_vl or qwen3_vl")
     tokenizer = train_tokenizer(texts, spec["vocab_size"])
     pixels = {"min_pixels": spec["min_pixels"], "max_pixels": spec["max_pixels"]}
-    processor = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(**pixels), video_processor=Qwen2VLVideoProcessor(**pixels),
-        tokenizer=tokenizer, chat_template=CHAT_TEMPLATE,
-    )
     special = dict(zip(["image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id"],
                        tokenizer.convert_tokens_to_ids(["<|image_pad|>", "<|video_pad|>", "<|vision_start|>",
                                                         "<|vision_end|>"])))
-    text, vision = dict(spec["text"]), spec["vision"]
+    text, vision = dict(spec["text"]), dict(spec["vision"])
     rope_theta = float(text.pop("rope_theta", 10000.0))
     head_dim = text["hidden_size"] // text["num_attention_heads"]
     # Qwen's mrope split (16, 24, 24) of 64 rotary pairs, scaled to this head size
     time_pairs = head_dim // 2 // 4
     mrope = [time_pairs, (head_dim // 2 - time_pairs) // 2, head_dim // 2 - time_pairs - (head_dim // 2 - time_pairs) // 2]
-    config = Qwen2_5_VLConfig(
-        text_config={**text, "vocab_size": len(tokenizer), "max_position_embeddings": 8192,
-                     "rope_parameters": {"rope_type": "default", "rope_theta": rope_theta, "mrope_section": mrope},
-                     "bos_token_id": None, "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id},
-        vision_config={**vision, "out_hidden_size": text["hidden_size"], "fullatt_block_indexes": [vision["depth"] - 1],
-                       "tokens_per_second": spec["tokens_per_second"]},
-        tie_word_embeddings=True, **special,
-    )
+    rope = {"rope_type": "default", "rope_theta": rope_theta, "mrope_section": mrope}
+    text_config = {**text, "vocab_size": len(tokenizer), "max_position_embeddings": 8192, "bos_token_id": None,
+                   "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
+    image_processor = transformers.Qwen2VLImageProcessor(**pixels)
+    if arch == "qwen2_5_vl":
+        video_processor = transformers.Qwen2VLVideoProcessor(**pixels, cap_pixels_per_frame=False)  # frames come sized
+        processor_class, model_class = transformers.Qwen2_5_VLProcessor, transformers.Qwen2_5_VLForConditionalGeneration
+        config = transformers.Qwen2_5_VLConfig(
+            text_config={**text_config, "rope_parameters": rope},
+            vision_config={**vision, "out_hidden_size": text["hidden_size"],
+                           "fullatt_block_indexes": [vision["depth"] - 1], "tokens_per_second": spec["tokens_per_second"]},
+            tie_word_embeddings=True, **special)
+    else:
+        from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
+
+        # Qwen3-VL's budget is per video: the frames stage has sized every frame already
+        video_processor = Qwen3VLVideoProcessor(patch_size=14, cap_pixels_per_frame=False, size={
+            "shortest_edge": spec["min_pixels"], "longest_edge": spec["max_pixels"] * 768})
+        processor_class, model_class = transformers.Qwen3VLProcessor, transformers.Qwen3VLForConditionalGeneration
+        config = transformers.Qwen3VLConfig(
+            text_config={**text_config, "head_dim": head_dim, "rope_parameters": {**rope, "mrope_interleaved": True}},
+            vision_config={**vision, "out_hidden_size": text["hidden_size"], "patch_size": 14,
+                           "num_position_embeddings": vision.get("num_position_embeddings", 256),
+                           "deepstack_visual_indexes": []},
+            tie_word_embeddings=True, **special)
+    processor = processor_class(image_processor=image_processor, video_processor=video_processor,
+                                tokenizer=tokenizer, chat_template=CHAT_TEMPLATE)
     torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(config)
+    model = model_class(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     out_dir = Path(out_dir)

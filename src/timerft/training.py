@@ -20,8 +20,8 @@ def freeze_vision_but_merger(model) -> None:
 
 
 def supervised(model_dir: str | Path, out_dir: str | Path, store: SampleStore, target: Callable[[Sample], str],
-               template: str, params: dict, report_to: str = "none") -> dict:
-    """Train on every sample of `store` to answer `target(sample)`; save an HF folder in out_dir."""
+               template: str, params: dict, report_to: str = "none", callbacks: list | None = None) -> dict:
+    """Train on every sample of `store` (any sequence of Samples) to answer `target(sample)`; save an HF folder."""
     import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -42,11 +42,12 @@ def supervised(model_dir: str | Path, out_dir: str | Path, store: SampleStore, t
         warmup_steps=params.get("warmup_steps", 0), weight_decay=params.get("weight_decay", 0.0),
         logging_steps=params.get("logging_steps", 10), save_strategy="no", report_to=report_to, seed=params["seed"],
         bf16=gpu, gradient_checkpointing=gpu and params.get("gradient_checkpointing", False),
-        dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False, dataloader_num_workers=0,
-        disable_tqdm=False,
+        dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False,
+        dataloader_num_workers=params.get("dataloader_num_workers", 0),
+        full_determinism=params.get("full_determinism", False), disable_tqdm=False,
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"index": list(range(len(store)))}),
-                         data_collator=collate, processing_class=processor)
+                         data_collator=collate, processing_class=processor, callbacks=callbacks)
     result = trainer.train()
     trainer.save_model(str(out_dir))
     processor.save_pretrained(str(out_dir))

@@ -1,0 +1,94 @@
+"""The embedded default's base model: a tiny Qwen2.5-VL pretrained once, outside the pipeline, and shipped.
+
+A real run starts from a pretrained video LLM that nobody trains inside the recipe; the embedded default does
+the same. `timerft pretrain-base` (params.yaml `pretrain`) builds the tiny model, trains its tokenizer on its own
+texts, and teaches it supervised no-CoT grounding answers on SynthTVG videos of its own (split `base` of seed
+`pretrain.synth_seed`: no video and no text of any pipeline split, so none of the test split). The folder it
+writes (a few MB) is committed, and the `base` stage starts from it. Frames are rendered in memory exactly as the
+frames stage decodes them from the lossless MP4 files, so no videos are written. Same params, same software and
+same kind of device: same weights (`full_determinism`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from timerft.frames import Sampling, frame_count, frame_size
+from timerft.model import Sample
+from timerft.synth import SynthConfig, annotation_rows, make_scene, render_frame
+
+
+def sampled_times(n_frames: int, fps: float, sampling: Sampling) -> np.ndarray:
+    """The timestamps the frames stage samples from a constant-rate video of `n_frames` frames (frames.extract)."""
+    count = frame_count(n_frames, n_frames / fps, sampling)
+    return np.linspace(0, n_frames - 1, count).round() / fps
+
+
+class SynthSamples:
+    """SynthTVG queries rendered on demand, one Sample per event: the frames the pipeline would decode."""
+
+    def __init__(self, config: SynthConfig, split: str, videos: int, sampling: Sampling):
+        self.config, self.split, self.sampling = config, split, sampling
+        self.items = [(v, e) for v in range(videos) for e in range(len(make_scene(config, split, v).events))]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> Sample:
+        video, event = self.items[i]
+        scene = make_scene(self.config, self.split, video)
+        times = sampled_times(scene.n_frames, scene.fps, self.sampling)
+        size = frame_size(scene.height, scene.width, len(times), self.sampling)
+        if size != (scene.height, scene.width):
+            raise ValueError(f"frames would be resized from {scene.height}x{scene.width} to {size[0]}x{size[1]}: "
+                             "render SynthTVG at the frames stage's size (synth.size, frames pixels)")
+        frames = np.stack([render_frame(scene, t) for t in times])
+        row = annotation_rows(scene, self.split, f"{scene.video_id}.mp4")[event]
+        return Sample(row["qid"], row["query"], frames, times, scene.duration, row["start"], row["end"], row["meta"])
+
+    def videos(self) -> list[str]:
+        return [str(video) for video, _ in self.items]
+
+    def texts(self) -> list[str]:
+        """Every query and synthetic reasoning trace of these samples (for the tokenizer), without rendering."""
+        from timerft.prompts import clean_query, synthetic_cot, target_text
+
+        out = []
+        for video, event in self.items:
+            scene = make_scene(self.config, self.split, video)
+            row = annotation_rows(scene, self.split, "v.mp4")[event]
+            out += [clean_query(row["query"]), target_text(row["start"], row["end"], synthetic_cot(row["meta"], "scene"))]
+        return out
+
+
+def pretrain_base(params: dict, synth: dict, frames: dict, tiny: dict, prompts: dict, out_dir: str | Path) -> dict:
+    """Build, train and save the tiny base model; returns (and writes as pretrain_report.json) what it did."""
+    import shutil
+
+    from timerft.prompts import target_text
+    from timerft.tiny import build_tiny
+    from timerft.training import supervised
+
+    synth_params = {k: tuple(v) if isinstance(v, list) else v for k, v in synth.items() if k not in ("workers", "counts")}
+    config = SynthConfig(**{**synth_params, "seed": params["synth_seed"]})
+    sampling = Sampling(**{k: v for k, v in frames.items() if k != "workers"})
+    samples = SynthSamples(config, "base", params["videos"], sampling)
+    out = Path(out_dir)
+    shutil.rmtree(out, ignore_errors=True)
+    began = time.time()
+    build_tiny(tiny, samples.texts() + list(prompts.values()), out / "init", seed=params["seed"])
+    train = {k: params[k] for k in ("epochs", "max_steps", "batch_size", "learning_rate", "lr_scheduler",
+                                    "warmup_steps", "seed", "dataloader_num_workers")}
+    result = supervised(out / "init", out, samples, lambda s: target_text(s.start, s.end), prompts["no_cot"],
+                        {**train, "full_determinism": True})
+    shutil.rmtree(out / "init")
+    shutil.rmtree(out / "trainer", ignore_errors=True)
+    (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of this run's arguments, not part of the model
+    report = {"samples": len(samples), "steps": result["steps"], "train_loss": round(result["train_loss"], 4),
+              "minutes": round((time.time() - began) / 60, 1), "params": params}
+    (out / "pretrain_report.json").write_text(json.dumps(report, indent=1) + "\n")
+    return report
