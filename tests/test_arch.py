@@ -1,16 +1,19 @@
-"""The real Qwen2.5-VL architectures (timerft.arch): published shapes counted on the meta device, and a shrunk
-variant of the same code path through load_model and one GRPO step on the CPU; the GPU benchmark's CPU smoke run."""
+"""The real Qwen2.5-VL and Qwen3-VL architectures (timerft.arch): published shapes counted on the meta device, and
+shrunk variants of the same code paths through load_model, encode, a backward pass and generation (Qwen2.5-VL: one
+GRPO step) on the CPU; the GPU benchmark's CPU smoke run."""
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from timerft.arch import PUBLISHED_PARAMETERS, build, build_arch, parameter_counts, qwen25_vl_config
-from timerft.model import Sample, load_model
+from timerft.arch import (PUBLISHED_PARAMETERS, QWEN3_PUBLISHED_PARAMETERS, build, build_arch, main,
+                          parameter_counts, qwen3_vl_config, qwen25_vl_config)
+from timerft.model import Sample, encode, load_model
 
 REPO = Path(__file__).resolve().parents[1]
 SHRINK = {"layers": 1, "vision_depth": 2, "width_divisor": 8, "vocab_size": 2048}
@@ -48,6 +51,47 @@ def test_shrinking_keeps_the_code_path():
         qwen25_vl_config("72b")
 
 
+@pytest.mark.parametrize("size, billions, text, tied, vision, deepstack", [
+    ("2b", 2.13, (2048, 6144, 28, 16, 8), True, (24, 1024, 4096, 16), [5, 11, 17]),
+    ("4b", 4.44, (2560, 9728, 36, 32, 8), True, (24, 1024, 4096, 16), [5, 11, 17]),
+    ("8b", 8.77, (4096, 12288, 36, 32, 8), False, (27, 1152, 4304, 16), [8, 16, 24]),
+])
+def test_published_qwen3_vl_configs_have_the_published_shapes(size, billions, text, tied, vision, deepstack):
+    config = qwen3_vl_config(size)
+    t, v = config.text_config, config.vision_config
+    assert (t.hidden_size, t.intermediate_size, t.num_hidden_layers, t.num_attention_heads,
+            t.num_key_value_heads) == text
+    assert t.head_dim == 128 and t.vocab_size == 151936 and config.tie_word_embeddings is tied
+    assert t.rope_parameters["mrope_section"] == [24, 20, 20] and t.rope_parameters["mrope_interleaved"] is True
+    assert t.rope_parameters["rope_theta"] == 5e6
+    assert (v.depth, v.hidden_size, v.intermediate_size, v.num_heads) == vision
+    assert (v.patch_size, v.spatial_merge_size, v.temporal_patch_size, v.num_position_embeddings) == (16, 2, 2, 2304)
+    assert list(v.deepstack_visual_indexes) == deepstack and v.out_hidden_size == t.hidden_size
+    assert v.hidden_act == "gelu_pytorch_tanh"
+    counts = parameter_counts(config)  # meta device: nothing allocated
+    assert counts["total"] == pytest.approx(billions * 1e9, rel=0.01)
+    assert counts["total"] == QWEN3_PUBLISHED_PARAMETERS[size]  # the published totals of the Instruct checkpoints
+    assert (counts["lm_head"] == 0) is tied
+
+
+def test_shrinking_qwen3_vl_keeps_the_code_path():
+    config = qwen3_vl_config("4b", layers=2, vision_depth=4, width_divisor=8)
+    t, v = config.text_config, config.vision_config
+    assert (t.num_hidden_layers, t.num_attention_heads, t.num_key_value_heads, t.hidden_size) == (2, 4, 1, 320)
+    assert t.head_dim == 128 and t.rope_parameters["mrope_section"] == [24, 20, 20]
+    assert v.depth == 4 and v.hidden_size // v.num_heads == 64 and v.out_hidden_size == 320
+    assert list(v.deepstack_visual_indexes) == [0, 1, 2]  # the published 5, 11, 17 of 24 blocks, moved in proportion
+    assert list(qwen3_vl_config("8b", vision_depth=2).vision_config.deepstack_visual_indexes) == [0, 1]
+    assert qwen3_vl_config("8b", width_divisor=8).vision_config.hidden_size == 2 * 72  # same vision head size
+    assert qwen3_vl_config("2b").text_config.rope_parameters is not qwen3_vl_config("2b").text_config.rope_parameters
+    with pytest.raises(ValueError, match="size"):
+        qwen3_vl_config("3b")
+    with pytest.raises(ValueError, match="family"):
+        build(family="qwen3")
+    with pytest.raises(SystemExit):  # a Qwen2.5-VL size is no Qwen3-VL size
+        main(["--family", "qwen3_vl", "--size", "3b", "--out", "unused"])
+
+
 def noise_sample(frames=4, size=56, seed=0):
     video = np.random.default_rng(seed).integers(0, 256, (frames, size, size, 3), dtype=np.uint8)
     return Sample("q0", "the red square appears", video, np.arange(frames) / 2.0, frames / 2.0, 0.5, 1.5)
@@ -65,6 +109,43 @@ def test_the_saved_folder_loads_with_load_model(shrunk):
     assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
     assert model.config.text_config.vocab_size == 2048 >= len(processor.tokenizer)
     assert model.config.video_token_id == processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+
+
+@pytest.fixture(scope="module")
+def shrunk_qwen3(tmp_path_factory):
+    return build_arch("4b", tmp_path_factory.mktemp("arch") / "qwen3vl-4b-shrunk", family="qwen3_vl",
+                      dtype="float32", layers=2, vision_depth=2, width_divisor=8, vocab_size=2048)
+
+
+def test_a_shrunk_real_qwen3_vl_loads_encodes_trains_and_generates(shrunk_qwen3):
+    from timerft.inference import generate
+
+    saved = json.loads((shrunk_qwen3 / "config.json").read_text())
+    assert saved["model_type"] == "qwen3_vl" and saved["tie_word_embeddings"] is True
+    assert saved["vision_config"]["deepstack_visual_indexes"] == [0, 1]
+    model, processor = load_model(shrunk_qwen3, device="cpu")
+    assert type(model).__name__ == "Qwen3VLForConditionalGeneration"
+    assert type(processor).__name__ == "Qwen3VLProcessor" and processor.video_processor.patch_size == 16
+    assert model.config.text_config.vocab_size == 2048 >= len(processor.tokenizer)
+    assert model.config.video_token_id == processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+    # 8 frames of 64 x 64 (multiples of 32: 16-pixel patches merged 2 x 2), so the processor does not resize them
+    sample = noise_sample(frames=8, size=64)
+    batch = encode(processor, [sample], TEMPLATE, ["<answer>0.50 to 1.50</answer>"])
+    prompt = processor.tokenizer.decode(batch["input_ids"][0])
+    stamps = [float(t) for t in re.findall(r"<(\d+\.\d) seconds>", prompt)]  # one per 2-frame group
+    assert np.allclose(stamps, sample.timestamps.reshape(-1, 2).mean(1), atol=0.1) and len(stamps) == 4
+    assert batch["video_grid_thw"].tolist() == [[4, 4, 4]]
+    assert batch["pixel_values_videos"].shape == (4 * 4 * 4, 3 * 2 * 16 * 16)
+    assert (batch["labels"] != -100).sum() > 0
+    loss = model(**batch).loss
+    assert torch.isfinite(loss)
+    loss.backward()  # through the LLM, the deepstack mergers and the whole vision tower
+    visual = model.model.visual
+    assert visual.patch_embed.proj.weight.grad is not None and visual.merger.linear_fc2.weight.grad is not None
+    assert all(m.linear_fc2.weight.grad is not None for m in visual.deepstack_merger_list)
+    model.zero_grad()
+    replies = generate(model, processor, [sample, sample], TEMPLATE, max_new_tokens=3)
+    assert len(replies) == 2 and replies[0] == replies[1]  # greedy
 
 
 def test_a_grpo_step_on_the_shrunk_real_architecture(shrunk, tmp_path, monkeypatch):
