@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 import torch
-from timerft.grpo import completion_mask, group_advantages
+from timerft.grpo import completion_mask, group_advantages, token_logps
 from timerft.model import Sample
 from timerft.prompts import synthetic_cot, target_text
 from timerft.rewards import format_reward, iou_reward, score, tiou_reward
@@ -96,3 +96,21 @@ def test_a_grpo_step_on_a_real_video_updates_the_llm_and_merger_only(tiny, sampl
     assert any(".layers." in f".{name}" and "visual" not in name for name in changed)
     assert any(".merger." in name for name in changed)
     assert not any(".visual." in f".{name}" and ".merger." not in name for name in changed)
+
+
+def test_the_scoring_pass_gives_the_log_probs_the_sampler_drew_from(tiny, sample):  # noqa: F811
+    """GRPO's loss must score the policy that sampled: same multimodal positions in both passes."""
+    from timerft.model import encode, load_model
+
+    model, processor = load_model(tiny)
+    batch = encode(processor, [sample, sample], TEMPLATE)
+    prompt_length = batch["input_ids"].shape[1]
+    torch.manual_seed(0)
+    out = model.generate(**batch, do_sample=True, top_k=0, top_p=1.0, max_new_tokens=6, output_logits=True,
+                         return_dict_in_generate=True, pad_token_id=processor.tokenizer.pad_token_id)
+    completions = out.sequences[:, prompt_length:]
+    drawn = torch.stack(out.logits, 1).log_softmax(-1).gather(-1, completions[..., None])[..., 0]
+    mask = torch.cat([batch["attention_mask"], torch.ones_like(completions)], 1)
+    with torch.no_grad():
+        scored = token_logps(model, batch, out.sequences, mask, prompt_length)
+    assert torch.allclose(scored, drawn, atol=1e-4)

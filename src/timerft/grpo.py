@@ -38,6 +38,21 @@ def group_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
     return advantages.masked_fill(tied, 0.0).view(-1)
 
 
+def token_logps(model, batch, sequences, attention_mask, prompt_length: int, temperature: float = 1.0) -> torch.Tensor:
+    """Per-token log-probabilities of the completions `sequences[:, prompt_length:]` under `model`.
+
+    The multimodal token types extend over the completion (all text): without them Qwen2.5-VL silently falls back
+    to 1-D positions and Qwen3-VL refuses, so the scored policy would not be the one that sampled."""
+    inputs = {**batch, "input_ids": sequences, "attention_mask": attention_mask}
+    if "mm_token_type_ids" in batch:
+        text = torch.zeros_like(sequences[:, prompt_length:], dtype=batch["mm_token_type_ids"].dtype)
+        inputs["mm_token_type_ids"] = torch.cat([batch["mm_token_type_ids"], text], dim=1)
+    # logits of the completion positions only, not vocabulary x the whole video prompt
+    keep = sequences.shape[1] - prompt_length + 1
+    logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits[:, :-1]
+    return selective_log_softmax(logits / temperature, sequences[:, prompt_length:])
+
+
 def completion_mask(completion_ids: torch.Tensor, eos_id: int) -> torch.Tensor:
     """1 on every completion token up to and including the first EOS, 0 after it."""
     is_eos = completion_ids == eos_id
@@ -102,12 +117,7 @@ class VideoGRPOTrainer(Trainer):
             unwrapped.train(was_training)
 
     def _token_logps(self, model, batch, sequences, attention_mask, prompt_length) -> torch.Tensor:
-        inputs = {**batch, "input_ids": sequences, "attention_mask": attention_mask}
-        inputs.pop("mm_token_type_ids", None)  # prompt-only field; the model rebuilds it from the ids
-        # logits of the completion positions only, not vocabulary x the whole video prompt
-        keep = sequences.shape[1] - prompt_length + 1
-        logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits[:, :-1]
-        return selective_log_softmax(logits / self.rl["temperature"], sequences[:, prompt_length:])
+        return token_logps(model, batch, sequences, attention_mask, prompt_length, self.rl["temperature"])
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         group, tempsamp = self.rl["num_generations"], self.rl.get("tempsamp") or {}

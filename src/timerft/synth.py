@@ -57,6 +57,7 @@ class SynthConfig:
     position_bins: int = 5
     length_bins: int = 3
     distractor_objects: tuple = (1, 2)
+    event_kinds: tuple = tuple(EVENT_KINDS)  # the kinds of event drawn (at least events_per_video of them)
 
 
 @dataclass
@@ -127,9 +128,9 @@ def make_scene(config: SynthConfig, split: str, index: int) -> Scene:
     n_frames = int(round(rng.uniform(*config.duration_range) * config.fps))
     duration = n_frames / config.fps
     n_events = int(rng.integers(config.events_per_video[0], config.events_per_video[1] + 1))
-    kinds = [str(k) for k in rng.permutation(list(EVENT_KINDS))]
+    kinds = [str(k) for k in rng.permutation(list(config.event_kinds))]
     # one figure per scene keeps "the figure" unambiguous
-    first_figure = next(k for k in kinds if k in FIGURE_KINDS)
+    first_figure = next((k for k in kinds if k in FIGURE_KINDS), None)
     kinds = [k for k in kinds if k not in FIGURE_KINDS or k == first_figure]
     slots = [int(s) for s in rng.permutation(GRID[0] * GRID[1])]
     colors = [str(c) for c in rng.permutation(list(COLORS))]
