@@ -13,7 +13,7 @@ from timerft.evaluation import duration_prior, evaluate, prior_predictions, scor
 from timerft.inference import predict, write_jsonl
 from timerft.model import ControlStore, SampleStore, control_partners, load_model
 from timerft.params import load_params
-from timerft.plots import iou_histogram, metric_bars
+from timerft.plots import control_bars, iou_histogram, metric_bars
 
 
 def main() -> None:
@@ -22,7 +22,8 @@ def main() -> None:
     parser.add_argument("--frames", required=True)
     parser.add_argument("--models", nargs="+", required=True, help="model folders; missing ones are skipped")
     parser.add_argument("--rounds", help="folder of RL round checkpoints, evaluated in params rl.rounds order")
-    parser.add_argument("--out", required=True, help="folder: eval.json, predictions/, eval_bars.png, iou_hist.png")
+    parser.add_argument("--out", required=True,
+                        help="folder: eval.json, predictions/, eval_bars.png, control_bars.png, iou_hist.png")
     args = parser.parse_args()
     params, inference, prompts = load_params("evaluate"), load_params("inference"), load_params("prompts")
     store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"])
@@ -66,8 +67,10 @@ def main() -> None:
             write_jsonl(control_rows, out / "predictions" / f"{stem}.control.jsonl")
             record(name, rows, control_rows, cot=cot, rows_without_frames=len(store.missing))
     (out / "eval.json").write_text(json.dumps(metrics, indent=1) + "\n")
-    metric_bars({name: m["overall"] for name, m in metrics.items()}, out / "eval_bars.png",
-                f"{params['split']} split ({len(store)} queries)")
+    overall = {name: m["overall"] for name, m in metrics.items()}
+    metric_bars(overall, out / "eval_bars.png", f"{params['split']} split ({len(store)} queries)")
+    control_bars(overall, {name: m["control"] for name, m in metrics.items()}, out / "control_bars.png",
+                 "the test queries on their own video and on another test video's frames")
     iou_histogram(ious, out / "iou_hist.png", f"IoU on the {params['split']} split")
 
 

@@ -24,18 +24,27 @@ def test_rendered_samples_are_the_frames_the_frames_stage_decodes(tmp_path):
         assert np.allclose(sample.timestamps, times, atol=1e-3)
 
 
-def test_pretraining_twice_gives_the_same_weights_from_texts_of_its_own(tmp_path):
-    params = {**PARAMS["pretrain"], "videos": 3, "max_steps": 2, "batch_size": 2, "dataloader_num_workers": 0}
+def test_pretraining_twice_gives_the_same_weights_and_a_continued_run_the_same_as_a_whole_one(tmp_path):
+    phases = [{"videos": 2, "max_steps": 2, "learning_rate": 1e-3}, {"videos": 2, "max_steps": 1, "learning_rate": 5e-4}]
+    params = {**PARAMS["pretrain"], "batch_size": 2, "dataloader_num_workers": 0, "phases": phases}
     args = (PARAMS["synth"], PARAMS["frames"], PARAMS["model"]["tiny"], PARAMS["prompts"])
-    first = pretrain_base(params, *args, tmp_path / "a")
+    whole = pretrain_base(params, *args, tmp_path / "a")
     pretrain_base(params, *args, tmp_path / "b")
-    assert first["steps"] == 2 and first["samples"] == 6
-    weights = [(tmp_path / run / "model.safetensors").read_bytes() for run in ("a", "b")]
-    assert weights[0] == weights[1]
+    pretrain_base({**params, "phases": phases[:1]}, *args, tmp_path / "c")  # interrupted after phase 1 ...
+    continued = pretrain_base(params, *args, tmp_path / "c", start_phase=2)  # ... and continued
+    assert [p["steps"] for p in whole["phases"]] == [2, 1] and whole["phases"][0]["samples"] == 4
+    assert [p["steps"] for p in continued["phases"]] == [2, 1]
+    weights = {run: (tmp_path / run / "model.safetensors").read_bytes() for run in "abc"}
+    assert weights["a"] == weights["b"] == weights["c"]
     assert {"config.json", "tokenizer.json", "pretrain_report.json"} <= {p.name for p in (tmp_path / "a").iterdir()}
     assert not (tmp_path / "a" / "training_args.bin").exists()
-    texts = SynthSamples(SynthConfig(seed=params["synth_seed"]), "base", 3, SAMPLING).items
-    assert texts == [(v, e) for v in range(3) for e in range(2)]  # split `base`: no pipeline split's scene
+
+
+def test_each_phase_trains_on_videos_no_earlier_phase_saw():
+    config = SynthConfig(seed=PARAMS["pretrain"]["synth_seed"])
+    first, second = SynthSamples(config, "base", 3, SAMPLING), SynthSamples(config, "base", 3, SAMPLING, first=3)
+    assert not set(first.videos()) & set(second.videos())
+    assert first[0].qid.startswith("synth|base_")  # split `base`: none of the pipeline's splits
 
 
 def test_the_shipped_base_model_is_a_complete_hf_folder():

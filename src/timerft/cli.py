@@ -64,9 +64,11 @@ def _pretrain_base(args: argparse.Namespace) -> int:
     sections = {name: load_params(name, args.params) for name in ("pretrain", "synth", "frames", "model", "prompts")}
     out = args.out or sections["pretrain"]["out"]
     report = pretrain_base(sections["pretrain"], sections["synth"], sections["frames"], sections["model"]["tiny"],
-                           sections["prompts"], out)
-    print(f"tiny base: {report['samples']} samples, {report['steps']} steps, loss {report['train_loss']}, "
-          f"{report['minutes']} min -> {out}")
+                           sections["prompts"], out, args.start_phase)
+    for number, phase in enumerate(report["phases"], 1):
+        print(f"phase {number}: {phase['samples']} samples, {phase['steps']} steps, loss {phase['train_loss']}, "
+              f"{phase['minutes']} min")
+    print(f"tiny base -> {out}")
     return EXIT_OK
 
 
@@ -231,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pretrain.add_argument("--out", default=None, metavar="DIR", help="output folder (default: params pretrain.out)")
     pretrain.add_argument("--params", default="params.yaml", help="the project's params file")
+    pretrain.add_argument("--start-phase", type=int, default=1, metavar="N",
+                          help="continue an interrupted run at phase N from the earlier phases' model in the output")
     pretrain.set_defaults(handler=_pretrain_base)
 
     predict = commands.add_parser(

@@ -77,6 +77,24 @@ def metric_bars(results: dict[str, dict], path: str | Path, title: str) -> Path:
     return Path(path)
 
 
+def control_bars(results: dict[str, dict], controls: dict[str, dict], path: str | Path, title: str,
+                 metric: str = "mIoU") -> Path:
+    """Per checkpoint, `metric` on the query's own video beside the same queries on another video's frames."""
+    plt = _pyplot()
+    names = list(results)
+    x = np.arange(len(names))
+    figure, axis = plt.subplots(figsize=(1.1 * len(names) + 2, 3.5))
+    for offset, (label, source) in ((-0.2, ("own video", results)), (0.2, ("another video's frames", controls))):
+        bars = axis.bar(x + offset, [source[name][metric] for name in names], 0.4, label=label)
+        axis.bar_label(bars, fmt="%.1f", fontsize=7)
+    axis.set_xticks(x, names, rotation=15)
+    axis.set_ylabel(metric), axis.set_title(title), axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)
+
+
 def training_curves(table, columns: list[str], path: str | Path, title: str) -> Path:
     """One small panel per column of `table` (a DataFrame with a `step` column) against the step."""
     plt = _pyplot()

@@ -31,9 +31,10 @@ def sampled_times(n_frames: int, fps: float, sampling: Sampling) -> np.ndarray:
 class SynthSamples:
     """SynthTVG queries rendered on demand, one Sample per event: the frames the pipeline would decode."""
 
-    def __init__(self, config: SynthConfig, split: str, videos: int, sampling: Sampling):
+    def __init__(self, config: SynthConfig, split: str, videos: int, sampling: Sampling, first: int = 0):
         self.config, self.split, self.sampling = config, split, sampling
-        self.items = [(v, e) for v in range(videos) for e in range(len(make_scene(config, split, v).events))]
+        self.items = [(v, e) for v in range(first, first + videos)
+                      for e in range(len(make_scene(config, split, v).events))]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -65,8 +66,12 @@ class SynthSamples:
         return out
 
 
-def pretrain_base(params: dict, synth: dict, frames: dict, tiny: dict, prompts: dict, out_dir: str | Path) -> dict:
-    """Build, train and save the tiny base model; returns (and writes as pretrain_report.json) what it did."""
+def pretrain_base(params: dict, synth: dict, frames: dict, tiny: dict, prompts: dict, out_dir: str | Path,
+                  start_phase: int = 1) -> dict:
+    """Build, train and save the tiny base model; returns (and writes as pretrain_report.json) what it did.
+
+    `params["phases"]` run in order, each a fresh schedule from the previous phase's weights on videos no earlier
+    phase saw. `start_phase` > 1 continues from the phases already in `out_dir` (an interrupted run)."""
     import shutil
 
     from timerft.prompts import target_text
@@ -76,19 +81,29 @@ def pretrain_base(params: dict, synth: dict, frames: dict, tiny: dict, prompts: 
     synth_params = {k: tuple(v) if isinstance(v, list) else v for k, v in synth.items() if k not in ("workers", "counts")}
     config = SynthConfig(**{**synth_params, "seed": params["synth_seed"]})
     sampling = Sampling(**{k: v for k, v in frames.items() if k != "workers"})
-    samples = SynthSamples(config, "base", params["videos"], sampling)
     out = Path(out_dir)
-    shutil.rmtree(out, ignore_errors=True)
-    began = time.time()
-    build_tiny(tiny, samples.texts() + list(prompts.values()), out / "init", seed=params["seed"])
-    train = {k: params[k] for k in ("epochs", "max_steps", "batch_size", "learning_rate", "lr_scheduler",
-                                    "warmup_steps", "seed", "dataloader_num_workers")}
-    result = supervised(out / "init", out, samples, lambda s: target_text(s.start, s.end), prompts["no_cot"],
-                        {**train, "full_determinism": True})
-    shutil.rmtree(out / "init")
-    shutil.rmtree(out / "trainer", ignore_errors=True)
-    (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of this run's arguments, not part of the model
-    report = {"samples": len(samples), "steps": result["steps"], "train_loss": round(result["train_loss"], 4),
-              "minutes": round((time.time() - began) / 60, 1), "params": params}
-    (out / "pretrain_report.json").write_text(json.dumps(report, indent=1) + "\n")
+    shared = {k: params[k] for k in ("batch_size", "lr_scheduler", "warmup_steps", "seed", "dataloader_num_workers")}
+    report_path = out / "pretrain_report.json"
+    phases = json.loads(report_path.read_text())["phases"][: start_phase - 1] if start_phase > 1 else []
+    first = sum(phase["videos"] for phase in params["phases"][: start_phase - 1])
+    for number, phase in enumerate(params["phases"][start_phase - 1:], start_phase):
+        samples = SynthSamples(config, "base", phase["videos"], sampling, first)
+        first += phase["videos"]
+        began = time.time()
+        init = out / "init"
+        if number == 1:
+            shutil.rmtree(out, ignore_errors=True)
+            build_tiny(tiny, samples.texts() + list(prompts.values()), init, seed=params["seed"])
+        else:
+            shutil.rmtree(init, ignore_errors=True)
+            shutil.copytree(out, init)
+        train = {**shared, "epochs": 1, "max_steps": None, **phase, "full_determinism": True}
+        result = supervised(init, out, samples, lambda s: target_text(s.start, s.end), prompts["no_cot"], train)
+        shutil.rmtree(init)
+        shutil.rmtree(out / "trainer", ignore_errors=True)
+        (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of this run's arguments, not the model
+        phases.append({**phase, "samples": len(samples), "steps": result["steps"],
+                       "train_loss": round(result["train_loss"], 4), "minutes": round((time.time() - began) / 60, 1)})
+        report = {"phases": phases, "params": params}
+        report_path.write_text(json.dumps(report, indent=1) + "\n")
     return report

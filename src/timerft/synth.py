@@ -132,6 +132,9 @@ def make_scene(config: SynthConfig, split: str, index: int) -> Scene:
     # one figure per scene keeps "the figure" unambiguous
     first_figure = next((k for k in kinds if k in FIGURE_KINDS), None)
     kinds = [k for k in kinds if k not in FIGURE_KINDS or k == first_figure]
+    # fewer kinds than events: object kinds repeat (each event has its own object, so queries stay distinct)
+    objects = [k for k in kinds if k not in FIGURE_KINDS and k != "darken"]
+    kinds += [objects[i % len(objects)] for i in range(max(0, n_events - len(kinds)))] if objects else []
     slots = [int(s) for s in rng.permutation(GRID[0] * GRID[1])]
     colors = [str(c) for c in rng.permutation(list(COLORS))]
     events = []
