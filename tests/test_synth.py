@@ -85,6 +85,13 @@ def test_many_scenes_cover_every_event_kind_with_unambiguous_queries():
         assert len(set(queries)) == len(queries)
 
 
+def test_a_world_of_fewer_kinds_than_events_repeats_object_kinds_with_distinct_queries():
+    scenes = [make_scene(SynthConfig(seed=2, event_kinds=("appear",)), "pool", i) for i in range(20)]
+    for scene in scenes:
+        assert [e.kind for e in scene.events] == ["appear", "appear"]
+        assert len({e.query for e in scene.events}) == 2
+
+
 def scene_with(event: Event) -> Scene:
     return Scene("t", 20.0, 10, 120, 80, (70, 70, 80), [event], [Obj("square", "white", 5)])
 
