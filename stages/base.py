@@ -1,4 +1,4 @@
-"""DVC stage `base`: the starting model. Embedded default (`model.name: tiny`): the tiny Qwen2.5-VL that
+"""DVC stage `base`: the starting model. Embedded default (`model.name: tiny`): the tiny Qwen3-VL that
 `timerft pretrain-base` trained once and the repository ships (params `pretrain.out`), as a real run starts from a
 published checkpoint. Real runs: a pointer to the named checkpoint."""
 

@@ -1,4 +1,4 @@
-"""The shipped tiny base: its frames are the pipeline's frames, its texts are its own, a rerun gives the same weights."""
+"""The shipped tiny base: its frames are the pipeline's, its texts its own, a rerun gives the same weights."""
 
 import numpy as np
 import yaml
@@ -25,7 +25,8 @@ def test_rendered_samples_are_the_frames_the_frames_stage_decodes(tmp_path):
 
 
 def test_pretraining_twice_gives_the_same_weights_and_a_continued_run_the_same_as_a_whole_one(tmp_path):
-    phases = [{"videos": 2, "max_steps": 2, "learning_rate": 1e-3}, {"videos": 2, "max_steps": 1, "learning_rate": 5e-4}]
+    phases = [{"videos": 2, "max_steps": 2, "learning_rate": 1e-3},
+              {"videos": 2, "max_steps": 1, "learning_rate": 5e-4}]
     params = {**PARAMS["pretrain"], "batch_size": 2, "dataloader_num_workers": 0, "phases": phases}
     args = (PARAMS["synth"], PARAMS["frames"], PARAMS["model"]["tiny"], PARAMS["prompts"])
     whole = pretrain_base(params, *args, tmp_path / "a")

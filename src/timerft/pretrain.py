@@ -1,4 +1,4 @@
-"""The embedded default's base model: a tiny Qwen2.5-VL pretrained once, outside the pipeline, and shipped.
+"""The embedded default's base model: a tiny Qwen3-VL (`model.tiny`) pretrained once, outside the pipeline, and shipped.
 
 A real run starts from a pretrained video LLM that nobody trains inside the recipe; the embedded default does
 the same. `timerft pretrain-base` (params.yaml `pretrain`) builds the tiny model, trains its tokenizer on its own
@@ -62,7 +62,8 @@ class SynthSamples:
         for video, event in self.items:
             scene = make_scene(self.config, self.split, video)
             row = annotation_rows(scene, self.split, "v.mp4")[event]
-            out += [clean_query(row["query"]), target_text(row["start"], row["end"], synthetic_cot(row["meta"], "scene"))]
+            trace = synthetic_cot(row["meta"], "scene")
+            out += [clean_query(row["query"]), target_text(row["start"], row["end"], trace)]
         return out
 
 
@@ -78,7 +79,8 @@ def pretrain_base(params: dict, synth: dict, frames: dict, tiny: dict, prompts: 
     from timerft.tiny import build_tiny
     from timerft.training import supervised
 
-    synth_params = {k: tuple(v) if isinstance(v, list) else v for k, v in synth.items() if k not in ("workers", "counts")}
+    synth_params = {k: tuple(v) if isinstance(v, list) else v for k, v in synth.items()
+                    if k not in ("workers", "counts")}
     config = SynthConfig(**{**synth_params, "seed": params["synth_seed"]})
     sampling = Sampling(**{k: v for k, v in frames.items() if k != "workers"})
     out = Path(out_dir)

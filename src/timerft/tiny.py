@@ -1,4 +1,4 @@
-"""The embedded `tiny` model: a small Qwen2.5-VL (the transformers classes, random init) with a tokenizer
+"""The embedded `tiny` model: a small Qwen3-VL or Qwen2.5-VL (the transformers classes, random init) with a tokenizer
 trained here, saved as an ordinary HF folder that `from_pretrained` loads alone.
 
 The tokenizer is byte-level BPE (any text encodes) with Qwen's special tokens for chat and vision,
@@ -62,7 +62,8 @@ def build_tiny(spec: dict, texts: Iterable[str], out_dir: str | Path, seed: int 
     head_dim = text["hidden_size"] // text["num_attention_heads"]
     # Qwen's mrope split (16, 24, 24) of 64 rotary pairs, scaled to this head size
     time_pairs = head_dim // 2 // 4
-    mrope = [time_pairs, (head_dim // 2 - time_pairs) // 2, head_dim // 2 - time_pairs - (head_dim // 2 - time_pairs) // 2]
+    height_pairs = (head_dim // 2 - time_pairs) // 2
+    mrope = [time_pairs, height_pairs, head_dim // 2 - time_pairs - height_pairs]
     rope = {"rope_type": "default", "rope_theta": rope_theta, "mrope_section": mrope}
     text_config = {**text, "vocab_size": len(tokenizer), "max_position_embeddings": 8192, "bos_token_id": None,
                    "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
@@ -73,7 +74,8 @@ def build_tiny(spec: dict, texts: Iterable[str], out_dir: str | Path, seed: int 
         config = transformers.Qwen2_5_VLConfig(
             text_config={**text_config, "rope_parameters": rope},
             vision_config={**vision, "out_hidden_size": text["hidden_size"],
-                           "fullatt_block_indexes": [vision["depth"] - 1], "tokens_per_second": spec["tokens_per_second"]},
+                           "tokens_per_second": spec["tokens_per_second"],
+                           "fullatt_block_indexes": [vision["depth"] - 1]},
             tie_word_embeddings=True, **special)
     else:
         from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
