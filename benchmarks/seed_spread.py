@@ -33,7 +33,9 @@ def shown_metrics(repo: Path) -> dict[str, dict]:
         sys.exit(f"`dvc exp show --json` failed:\n{done.stderr[-2000:]}")
     found = {}
     for baseline in json.loads(done.stdout):
-        entries = [baseline] + [rev for group in baseline.get("experiments") or [] for rev in group["revs"]]
+        # a queued or running experiment shows its baseline's metrics until it finishes: only finished ones count
+        entries = [baseline] + [rev for group in baseline.get("experiments") or [] for rev in group["revs"]
+                                if (group.get("executor") or {}).get("state", "success") == "success"]
         for entry in entries:
             data = ((entry.get("data") or {}).get("metrics") or {}).get(EVAL, {}).get("data")
             if data and not entry.get("error"):
