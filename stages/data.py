@@ -14,7 +14,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params("synth")
     workers = params.pop("workers")
-    config = SynthConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+    config = SynthConfig.from_params(params)
     shutil.rmtree(args.out, ignore_errors=True)
     rows = generate(config, Path(args.out), workers)
     print(f"data: {sum(config.counts.values())} videos, {len(rows)} queries in {args.out}")

@@ -79,9 +79,7 @@ def pretrain_base(params: dict, synth: dict, frames: dict, tiny: dict, prompts: 
     from timerft.tiny import build_tiny
     from timerft.training import supervised
 
-    synth_params = {k: tuple(v) if isinstance(v, list) else v for k, v in synth.items()
-                    if k not in ("workers", "counts")}
-    config = SynthConfig(**{**synth_params, "seed": params["synth_seed"]})
+    config = SynthConfig.from_params({k: v for k, v in synth.items() if k != "counts"}, seed=params["synth_seed"])
     sampling = Sampling(**{k: v for k, v in frames.items() if k != "workers"})
     out = Path(out_dir)
     shared = {k: params[k] for k in ("batch_size", "lr_scheduler", "warmup_steps", "seed", "dataloader_num_workers")}

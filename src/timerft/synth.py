@@ -59,6 +59,12 @@ class SynthConfig:
     distractor_objects: tuple = (1, 2)
     event_kinds: tuple = tuple(EVENT_KINDS)  # the kinds of event drawn (at least events_per_video of them)
 
+    @classmethod
+    def from_params(cls, params: dict, **overrides) -> "SynthConfig":
+        """From params.yaml's `synth` section (YAML lists become tuples; execution knobs are dropped)."""
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k != "workers"}
+        return cls(**{**fields, **overrides})
+
 
 @dataclass
 class Obj:
