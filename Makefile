@@ -1,9 +1,10 @@
 # Two entry points (see README): `make pipeline` and `make test`. Both create .venv/ first.
+# For contributors: `make check` (the tests without the slow end-to-end runs) and `make lint` (ruff).
 PYTHON ?= python3
 VENV := .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup pipeline test
+.PHONY: setup pipeline test check lint
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,3 +18,9 @@ pipeline: setup
 
 test: setup
 	pytest
+
+check: setup
+	pytest -m 'not slow'
+
+lint: setup
+	ruff check .

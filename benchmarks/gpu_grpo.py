@@ -363,7 +363,8 @@ def main(argv: list[str] | None = None) -> dict:
         dataloader_num_workers=0, gradient_checkpointing=gpu and not args.no_gradient_checkpointing,
         optim=args.optim, disable_tqdm=True,
     )
-    dataset = Dataset.from_dict({"index": [i % len(samples) for i in range(args.prompts * args.steps * args.grad_accum)]})
+    rows = args.prompts * args.steps * args.grad_accum
+    dataset = Dataset.from_dict({"index": [i % len(samples) for i in range(rows)]})
     trainer = TimedGRPOTrainer(model=model, processor=processor, store=samples, template=TEMPLATE, rl=rl,
                                args=training_args, train_dataset=dataset, timer=timer)
     trainer.add_callback(phase_callback(timer))
@@ -407,7 +408,8 @@ def main(argv: list[str] | None = None) -> dict:
         "per_step_phases_s": timer.steps,
         "rollout": extra,
         "generated_tokens_per_s": sequences * new_tokens / median["rollout"],
-        "decode_tokens_per_s": sequences * decode_steps / median["rollout_decode"] if median["rollout_decode"] else None,
+        "decode_tokens_per_s": (sequences * decode_steps / median["rollout_decode"]
+                                if median["rollout_decode"] else None),
         "decode_step_ms": 1e3 * median["rollout_decode"] / decode_steps,
         "samples_per_s": sequences / median["step"],
         "peak_memory_gib": max((step.get("peak_memory_gib", 0.0) for step in timer.steps), default=None),
@@ -474,7 +476,8 @@ def print_table(figures: dict) -> None:
     print(f"  prompt tokens {r.get('prompt_tokens')}, video tokens/sample {r.get('video_tokens_per_sample')}, "
           f"sequences {r.get('sequences')}, new tokens/seq {r.get('new_tokens_per_sequence')}")
     print(f"  ViT forward over the G videos alone: {figures['vision_tower_forward_s']:.3f} s")
-    print(f"  generated tokens/s {figures['generated_tokens_per_s']:.1f}, decode step {figures['decode_step_ms']:.2f} ms,"
+    print(f"  generated tokens/s {figures['generated_tokens_per_s']:.1f}, "
+          f"decode step {figures['decode_step_ms']:.2f} ms,"
           f" samples/s {figures['samples_per_s']:.3f}, peak memory {figures['peak_memory_gib']} GiB")
     h = figures.get("vs_hardware")
     if h:

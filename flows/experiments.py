@@ -122,7 +122,8 @@ def experiments(override_sets: list[list[str]], targets: list[str] | None = None
     """Run each override set as one DVC experiment and compare them.
 
     Args:
-        override_sets: one list of `section.key=value` overrides per experiment, e.g. [["select.k=60"], ["select.k=120"]].
+        override_sets: one list of `section.key=value` overrides per experiment,
+            e.g. [["select.k=60"], ["select.k=120"]].
         targets: stages to reproduce in each experiment (with their upstream); empty: the whole pipeline.
         name_prefix: experiments are named PREFIX-1, PREFIX-2, ...; default: exp-<date>-<time>.
         jobs: experiments run at once (each in its own temporary copy); 1 on a small machine.

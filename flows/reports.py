@@ -61,7 +61,8 @@ def publish_stage(stage: str, workspace: str | Path, metrics: list[str]) -> list
         docs = (report.parent / data.get("data_docs", "data_docs/index.html")).resolve()
         passed = "passed" if data.get("passed") else "FAILED"
         fraction = data.get("quarantine_fraction")
-        description = (f"Data-quality gate {passed}: {data.get('quarantined')} of {data.get('rows_in')} rows quarantined"
+        description = (f"Data-quality gate {passed}: {data.get('quarantined')} of {data.get('rows_in')} rows "
+                       "quarantined"
                        f" ({fraction:.1%} of rows; limit {data.get('max_quarantine_fraction', float('nan')):.1%})."
                        if isinstance(fraction, (int, float)) else f"Data-quality gate {passed}.")
         description += f"\n\nGreat Expectations data docs: `{docs}` ([open](file://{docs}))"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from timerft.evaluation import duration_prior, evaluate, prior_predictions, scored
-from timerft.inference import predict, write_jsonl
-from timerft.model import ControlStore, SampleStore, control_partners, load_model
+from timerft.inference import asking, predict, write_jsonl
+from timerft.model import ControlStore, EmptySplitError, SampleStore, control_partners, load_model
 from timerft.params import load_params
 from timerft.plots import control_bars, iou_histogram, metric_bars
 
@@ -26,7 +26,10 @@ def main() -> None:
                         help="folder: eval.json, predictions/, eval_bars.png, control_bars.png, iou_hist.png")
     args = parser.parse_args()
     params, inference, prompts = load_params("evaluate"), load_params("inference"), load_params("prompts")
-    store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"])
+    try:
+        store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"], "evaluate.split")
+    except EmptySplitError as error:
+        raise SystemExit(f"evaluate: {error}") from None
     out = Path(args.out)
     (out / "predictions").mkdir(parents=True, exist_ok=True)
     checkpoints = {Path(folder).name: (Path(folder), Path(folder).name) for folder in args.models}
@@ -58,8 +61,7 @@ def main() -> None:
         if kind in params.get("both_modes", []):
             modes = {f"{checkpoint} (cot)": True, f"{checkpoint} (no cot)": False}
         for name, cot in modes.items():
-            ask = {"template": prompts["cot" if cot else "no_cot"], "batch_size": inference["batch_size"],
-                   "max_new_tokens": inference["max_new_tokens_cot" if cot else "max_new_tokens"]}
+            ask = {**asking(cot, prompts, inference), "batch_size": inference["batch_size"]}
             rows = predict(model, processor, store, **ask, desc=f"evaluate {name}")
             control_rows = predict(model, processor, control, **ask, desc=f"evaluate {name} (control)")
             stem = name.replace("/", "_").replace(" ", "_")

@@ -8,7 +8,6 @@ import argparse
 import csv
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +16,7 @@ from accelerate import PartialState
 from timerft.evaluation import scored
 from timerft.grpo import grpo
 from timerft.inference import predict, write_jsonl
-from timerft.model import SampleStore, load_model, resolve_checkpoint
+from timerft.model import SampleStore, load_model
 from timerft.params import load_params
 from timerft.plots import training_curves
 from timerft.selection import refilter
@@ -52,15 +51,13 @@ def main() -> None:
     model_out, out = Path(args.model_out), Path(args.out)
     shutil.rmtree(model_out, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-    log = []
     if len(store) == 0:
-        print(f"rl {args.round}: empty training set; the checkpoint passes through unchanged", file=sys.stderr)
-        shutil.copytree(resolve_checkpoint(args.init), model_out)
-    else:
-        result = grpo(args.init, model_out, store, prompts["cot"],
-                      {**grpo_params, "rewards": rl["rewards"], "tempsamp": rl["tempsamp"]},
-                      report_to(f"rl-{args.round}"), no_cot_template=prompts["no_cot"])
-        log = result["log"]
+        raise SystemExit(f"rl {args.round}: none of the rows of {args.train} has frames in {args.frames}, so there is "
+                         "nothing to train on: widen the previous round's rl.refilter bounds, or give the round "
+                         "another `train` in rl.rounds")
+    log = grpo(args.init, model_out, store, prompts["cot"],
+               {**grpo_params, "rewards": rl["rewards"], "tempsamp": rl["tempsamp"]},
+               report_to(f"rl-{args.round}"), no_cot_template=prompts["no_cot"])["log"]
     if not PartialState().is_main_process:  # under accelerate launch, one process refilters and reports
         return
     shutil.rmtree(model_out / "trainer", ignore_errors=True)

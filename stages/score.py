@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from timerft.evaluation import scored
-from timerft.inference import predict, write_jsonl
-from timerft.model import SampleStore, load_model
+from timerft.inference import asking, predict, write_jsonl
+from timerft.model import EmptySplitError, SampleStore, load_model
 from timerft.params import load_params
 
 
@@ -19,7 +19,10 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="folder: scores.parquet, predictions.jsonl")
     args = parser.parse_args()
     params, inference, prompts = load_params("score"), load_params("inference"), load_params("prompts")
-    store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"])
+    try:
+        store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"], "score.split")
+    except EmptySplitError as error:
+        raise SystemExit(f"score: {error}") from None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if params["use_existing_difficulty"]:
@@ -28,10 +31,8 @@ def main() -> None:
         predictions = []
     else:
         model, processor = load_model(args.model)
-        prompt = prompts["cot" if inference["cot"] else "no_cot"]
-        predictions = predict(model, processor, store, prompt, inference["batch_size"],
-                              inference["max_new_tokens_cot" if inference["cot"] else "max_new_tokens"],
-                              difficulty_fallback=True, desc="score")
+        predictions = predict(model, processor, store, batch_size=inference["batch_size"], difficulty_fallback=True,
+                              desc="score", **asking(inference["cot"], prompts, inference))
         table = scored(store.table, predictions)
     table["difficulty"] = 100 * table["iou"]
     table.to_parquet(out / "scores.parquet", index=False)

@@ -21,6 +21,10 @@ def main() -> None:
     pool = pd.read_parquet(args.scores)
     chosen = select(pool, params["strategy"], params["k"], params["seed"], params["center"], params["sd"],
                     tuple(params["band"]))
+    if chosen.empty:
+        raise SystemExit(f"select: no row of the {len(pool)} scored rows qualifies for strategy {params['strategy']!r} "
+                         f"({int((pool['iou'] > 0).sum())} have IoU > 0): change select.strategy (random takes any "
+                         "row), select.band, or score a bigger pool (score.split)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     chosen.to_parquet(out / "train.parquet", index=False)

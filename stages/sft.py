@@ -8,12 +8,11 @@ import shutil
 from pathlib import Path
 
 from timerft.inference import read_jsonl
-from timerft.model import SampleStore
+from timerft.model import EmptySplitError, SampleStore
 from timerft.params import load_params
 from timerft.prompts import synthetic_cot, target_text
 from timerft.tracking import report_to
 from timerft.training import supervised
-
 
 TIMINGS = ("train_runtime", "train_samples_per_second", "train_steps_per_second")
 
@@ -26,7 +25,10 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="model folder to write")
     args = parser.parse_args()
     params, prompts = load_params("sft"), load_params("prompts")
-    store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"])
+    try:
+        store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"], "sft.split")
+    except EmptySplitError as error:
+        raise SystemExit(f"sft: {error}") from None
     if params.get("cot_jsonl"):
         replies = {row["qid"]: row["reply"] for row in read_jsonl(params["cot_jsonl"])}
     else:
@@ -34,7 +36,11 @@ def main() -> None:
                    for qid, s, e, m in store.table[["qid", "start", "end", "meta"]].itertuples(index=False)}
     replies = {qid: reply for qid, reply in replies.items() if reply is not None and "<think>" in reply}
     chosen = store.table[store.table["qid"].isin(replies)].sample(frac=1.0, random_state=params["seed"])
-    store = store.subset(chosen["qid"].head(params["samples"]))
+    rows, store = len(store), store.subset(chosen["qid"].head(params["samples"]))
+    if len(store) == 0 and params.get("cot_jsonl"):
+        raise SystemExit(f"sft: none of the {rows} rows of split {params['split']!r} has a reply in "
+                         f"{params['cot_jsonl']} ({len(replies)} replies with <think>): its qids must be those of "
+                         "the split in data/prepared/clean.parquet")
     if len(store) == 0:
         raise SystemExit(f"sft: no CoT examples for split {params['split']!r}: the embedded default writes them "
                          "from SynthTVG; for real data set sft.cot_jsonl")

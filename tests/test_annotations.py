@@ -4,8 +4,8 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import timerft_record, tvgbench_record
 
+from conftest import timerft_record, tvgbench_record
 from timerft.annotations import AnnotationReadError, read_annotations
 from timerft.schema import CANONICAL_COLUMNS
 
@@ -47,7 +47,8 @@ def test_tvgbench_unparseable_answer_is_a_row_with_an_issue(write):
 
 
 def test_charades_reader_takes_durations_from_the_csv(write):
-    text = "AO8RW 0.0 6.9##a person is putting a book on a shelf.\n\n3MSZA 24.3 30.4##person turn a light on.\nnonsense line\n"
+    text = ("AO8RW 0.0 6.9##a person is putting a book on a shelf.\n\n"
+            "3MSZA 24.3 30.4##person turn a light on.\nnonsense line\n")
     durations = write("Charades_v1_test.csv", "id,subject,length\nAO8RW,x,33.67\n3MSZA,y,30.0\n")
     frame = read_annotations(write("charades_sta_test.txt", text), durations_csv=durations)
     assert len(frame) == 3  # the blank line is no record; the nonsense line is
@@ -95,7 +96,8 @@ def test_canonical_round_trip_through_parquet(write, tmp_path):
     frame.drop(columns="issues").to_parquet(path)
     again = read_annotations(path)
     pd.testing.assert_frame_equal(again.drop(columns="issues"), frame.drop(columns="issues"))
-    as_json = read_annotations(write("canonical.json", json.loads(frame.drop(columns="issues").to_json(orient="records"))))
+    records = json.loads(frame.drop(columns="issues").to_json(orient="records"))
+    as_json = read_annotations(write("canonical.json", records))
     assert as_json["qid"].tolist() == frame["qid"].tolist()
 
 

@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from timerft.arch import (PUBLISHED_PARAMETERS, QWEN3_PUBLISHED_PARAMETERS, build, build_arch, main,
-                          parameter_counts, qwen3_vl_config, qwen25_vl_config)
+from timerft.arch import (
+    PUBLISHED_PARAMETERS,
+    QWEN3_PUBLISHED_PARAMETERS,
+    build,
+    build_arch,
+    main,
+    parameter_counts,
+    qwen3_vl_config,
+    qwen25_vl_config,
+)
 from timerft.model import Sample, encode, load_model
 
 REPO = Path(__file__).resolve().parents[1]

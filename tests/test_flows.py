@@ -10,8 +10,10 @@ import time
 
 import pytest
 import yaml
-from conftest import REPO
-from test_pipeline import run, scratch_project, set_params
+
+from conftest import REPO, run, scratch_project, set_params
+
+pytestmark = pytest.mark.slow  # the whole pipeline in a scratch project: minutes
 
 sys.path.insert(0, str(REPO / "flows"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -106,7 +108,8 @@ def test_the_flow_runs_the_stages_in_order_and_their_outputs_exist(workspace, sm
     frames = json.loads((workspace / "data/frames/report.json").read_text())
     assert frames["rows_with_frames"] > 0 and frames["videos_failed"] == 0
     assert (workspace / "models/rl/round2/config.json").is_file()
-    assert set(json.loads((workspace / "metrics/eval.json").read_text())) == {"prior", "base", "sft", "rl/round1", "rl/round2"}
+    entries = set(json.loads((workspace / "metrics/eval.json").read_text()))
+    assert entries == {"prior", "base", "sft", "rl/round1", "rl/round2"}
     again = pipeline(targets=["evaluate"], retries=0, workspace=str(workspace))  # a re-run skips every stage
     assert not any(r["ran"] for r in again)
 
@@ -215,7 +218,8 @@ def test_dask_runner_extracts_the_frames_before_the_frames_stage(workspace, smok
 def test_experiments_flow_runs_each_override_set_and_compares_them(workspace, smoke_run):
     run(["git", "add", "-A"], workspace)  # experiments start from a commit
     run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "baseline"], workspace)
-    state = experiments(override_sets=[["prepare.max_quarantine_fraction=0.1"], ["prepare.max_quarantine_fraction=0.2"]],
+    overrides = [["prepare.max_quarantine_fraction=0.1"], ["prepare.max_quarantine_fraction=0.2"]]
+    state = experiments(override_sets=overrides,
                         targets=["prepare"], name_prefix="qf", workspace=str(workspace), return_state=True)
     assert state.is_completed(), state.message
     rows = table(artifacts(state)["experiments"])
@@ -239,7 +243,8 @@ def test_the_nightly_deployment_gets_runs_on_its_cron_schedule():
     with get_client(sync_client=True) as client:
         # what the server's scheduler service does every minute, asked for at once
         httpx.post(f"{client.api_url}deployments/{deployment_id}/schedule", json={"min_runs": 3}).raise_for_status()
-        scheduled = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
+        only_this = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+        scheduled = client.read_flow_runs(deployment_filter=only_this)
     assert len(scheduled) >= 3 and all(run.state.is_scheduled() for run in scheduled)
     assert {(run.expected_start_time.hour, run.expected_start_time.minute) for run in scheduled} == {(3, 0)}
 

@@ -1,6 +1,5 @@
 """Frame extraction: Qwen2.5-VL sampling rules, clip windows, bad videos reported, cache hits."""
 
-import json
 import subprocess
 import sys
 

@@ -7,37 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from timerft.frames import Sampling, extract
+from conftest import SPEC, TEMPLATE
 from timerft.model import Sample, SampleStore, encode, load_model, video_metadata
 from timerft.prompts import clean_query, messages, target_text
-from timerft.synth import SynthConfig, make_scene, write_video
 from timerft.tiny import build_tiny
 from timerft.training import freeze_vision_but_merger
-
-TEMPLATE = 'When does "{query}" happen? Answer as <answer>start to end</answer>.'
-SPEC = {"vocab_size": 300, "tokens_per_second": 2, "min_pixels": 3136, "max_pixels": 3136,
-        "text": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-                 "num_key_value_heads": 2},
-        "vision": {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2}}
-SMALL = Sampling(fps=2.0, max_frames=16, min_pixels=3136, max_pixels=3136, total_pixels=16 * 3136)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny")
-    texts = ["the red square appears", "the figure raises its arms", TEMPLATE, target_text(12.34, 56.78)]
-    build_tiny(SPEC, texts, folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    scene = make_scene(SynthConfig(seed=1, duration_range=(8.0, 12.0)), "test", 0)
-    path = tmp_path_factory.mktemp("video") / "v.mp4"
-    write_video(scene, path)
-    frames, timestamps = extract(path, SMALL)
-    event = scene.events[0]
-    return Sample("q0", event.query, frames, timestamps, scene.duration, event.start, event.end)
 
 
 def test_tiny_folder_reloads_alone_and_generates_from_a_real_video(tiny, sample):
@@ -129,3 +103,21 @@ def test_sample_store_makes_clip_times_relative(tmp_path):
     store = SampleStore(table, pd.DataFrame({"qid": ["a"], "frames": ["k"]}), tmp_path)
     assert len(store) == 1 and store.missing == ["b"]
     assert store[0].timestamps.tolist() == [0.5, 1.5]
+
+
+def test_an_empty_split_is_an_error_that_names_the_param_and_the_splits_there_are(tmp_path):
+    from timerft.frames import write_entry
+    from timerft.model import EmptySplitError
+
+    (tmp_path / "cache").mkdir()
+    write_entry(tmp_path / "cache", "k", np.zeros((2, 28, 28, 3), np.uint8), np.array([0.0, 1.0]))
+    row = {"query": "q", "duration": 10.0, "start": 1.0, "end": 2.0, "clip_start": None, "clip_end": None,
+           "meta": None}
+    pd.DataFrame([{**row, "qid": "a", "split": "train"}, {**row, "qid": "b", "split": "test"}]).to_parquet(
+        tmp_path / "clean.parquet")
+    pd.DataFrame({"qid": ["a"], "frames": ["k"]}).to_parquet(tmp_path / "index.parquet")
+    assert len(SampleStore.from_stage_outputs(tmp_path / "clean.parquet", tmp_path, "train", "score.split")) == 1
+    with pytest.raises(EmptySplitError, match=r"split 'pool'.*train \(1 rows\), test \(1 rows\).*set score.split"):
+        SampleStore.from_stage_outputs(tmp_path / "clean.parquet", tmp_path, "pool", "score.split")
+    with pytest.raises(EmptySplitError, match=r"none of the 1 rows of split 'test' has frames.*failures.json"):
+        SampleStore.from_stage_outputs(tmp_path / "clean.parquet", tmp_path, "test", "evaluate.split")

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -11,44 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
 
-SMOKE = {"synth.counts": {"pretrain": 4, "pool": 4, "test": 2}, "synth.duration_range": [20.0, 24.0],
-         "select.strategy": "random", "select.k": 3, "inference.max_new_tokens": 8,
-         "inference.max_new_tokens_cot": 16, "sft.samples": 4, "sft.epochs": 1, "sft.batch_size": 4,
-         "rl.grpo.num_generations": 2, "rl.grpo.max_steps": 2, "rl.grpo.max_completion_length": 16,
-         "tracking.wandb": "disabled"}
+from conftest import REPO, run, scratch_project, set_params
 
-
-def run(cmd, cwd, check=True):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=900)
-    if check and done.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return done
-
-
-def set_params(workspace: Path, overrides: dict) -> None:
-    params = yaml.safe_load((workspace / "params.yaml").read_text())
-    for dotted, value in overrides.items():
-        *parents, key = dotted.split(".")
-        node = params
-        for parent in parents:
-            node = node[parent]
-        node[key] = value
-    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
-def scratch_project(workspace: Path) -> Path:
-    """A copy of the project's code and pipeline in WORKSPACE, on the smoke profile, as a Git + DVC repository."""
-    for name in ("src", "stages", "assets"):
-        shutil.copytree(REPO / name, workspace / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(REPO / name, workspace / name)
-    set_params(workspace, SMOKE)
-    run(["git", "init", "-q"], workspace)
-    run(["dvc", "init", "-q"], workspace)
-    return workspace
+pytestmark = pytest.mark.slow  # the whole pipeline in a scratch project: minutes
 
 
 @pytest.fixture(scope="module")

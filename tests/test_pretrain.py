@@ -2,8 +2,8 @@
 
 import numpy as np
 import yaml
-from conftest import REPO
 
+from conftest import REPO
 from timerft.frames import Sampling, extract
 from timerft.pretrain import SynthSamples, pretrain_base
 from timerft.synth import SynthConfig, generate

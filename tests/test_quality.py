@@ -1,9 +1,8 @@
 """The quality gate: each defect class, each repair, the accounting invariant, video checks, data docs."""
 
-import pandas as pd
 import pytest
-from conftest import timerft_record
 
+from conftest import timerft_record
 from timerft.annotations import read_annotations
 from timerft.quality import GatePolicy, run_gate
 
@@ -81,7 +80,8 @@ def test_copies_keep_the_first_and_conflicting_qids_quarantine_all(write, tmp_pa
     conflict = [timerft_record(qid="same", timestamp=[1.0, 2.0]), timerft_record(qid="same", timestamp=[3.0, 4.0])]
     result = gate(write, tmp_path, [copy, copy, *conflict])
     assert result.clean["qid"].tolist() == ["copy"]
-    assert sorted(map(list, result.quarantine["reasons"])) == [["duplicate_qid"], ["duplicate_qid"], ["duplicate_record"]]
+    reasons = sorted(map(list, result.quarantine["reasons"]))
+    assert reasons == [["duplicate_qid"], ["duplicate_qid"], ["duplicate_record"]]
 
 
 def test_gate_fails_past_the_quarantine_limit(write, tmp_path):

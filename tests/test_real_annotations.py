@@ -2,13 +2,13 @@
 
 The expected counts were found by hand (see the issue note): train_2k5.json has 48 ends past the duration,
 23 of them within the 1.5 s tolerance (14 are float noise), 25 beyond (the worst, yt-temporal rows
-up to 89x the duration: a lost decimal point); one sentence with a double space. tvgbench.json has 11 zero-length spans, 27 ends
-past the duration (26 within 1.5 s, one Ego4D-NLQ 4.85 s beyond) and 139 queries with stray whitespace.
+up to 89x the duration: a lost decimal point); one sentence with a double space. tvgbench.json has 11 zero-length
+spans, 27 ends past the duration (26 within 1.5 s, one Ego4D-NLQ 4.85 s beyond) and 139 queries with stray whitespace.
 """
 
 import pytest
-from conftest import SHARED_DATA
 
+from conftest import SHARED_DATA
 from timerft.quality import GatePolicy
 from timerft.validate import InputSpec, validate
 

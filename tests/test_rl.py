@@ -5,12 +5,13 @@ import json
 import pandas as pd
 import pytest
 import torch
+
+from conftest import TEMPLATE
 from timerft.grpo import completion_mask, group_advantages, token_logps
 from timerft.model import Sample
 from timerft.prompts import synthetic_cot, target_text
 from timerft.rewards import format_reward, iou_reward, score, tiou_reward
 from timerft.selection import refilter
-from test_model import TEMPLATE, sample, tiny  # noqa: F401  (fixtures)
 
 
 def truth(start=10.0, end=20.0, duration=100.0):
@@ -79,6 +80,7 @@ def test_synthetic_cot_names_the_queried_event_or_every_event_in_time_order():
 
 def test_a_grpo_step_on_a_real_video_updates_the_llm_and_merger_only(tiny, sample, tmp_path, monkeypatch):
     from safetensors.torch import load_file
+
     from timerft.grpo import grpo
     from timerft.rewards import REWARDS
 

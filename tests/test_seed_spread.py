@@ -3,6 +3,7 @@
 import importlib.util
 
 import pytest
+
 from conftest import REPO
 
 spec = importlib.util.spec_from_file_location("seed_spread", REPO / "benchmarks" / "seed_spread.py")

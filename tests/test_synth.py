@@ -5,8 +5,20 @@ import json
 import numpy as np
 import pytest
 
-from timerft.synth import (COLORS, DARKEN, EVENT_KINDS, Event, Obj, Scene, SynthConfig, balanced_span, generate,
-                           make_scene, object_center, render_frame)
+from timerft.synth import (
+    COLORS,
+    DARKEN,
+    EVENT_KINDS,
+    Event,
+    Obj,
+    Scene,
+    SynthConfig,
+    balanced_span,
+    generate,
+    make_scene,
+    object_center,
+    render_frame,
+)
 
 SMALL = SynthConfig(seed=3, counts={"pretrain": 4, "pool": 3, "test": 3})
 
@@ -22,7 +34,8 @@ def test_same_seed_same_annotation_bytes_other_seed_other_world(synth_dir, tmp_p
     again = generate(SMALL, tmp_path / "again", workers=1)
     assert (tmp_path / "again" / "annotations.json").read_bytes() == (synth_dir / "annotations.json").read_bytes()
     other = SynthConfig(seed=4, counts=SMALL.counts)
-    assert [make_scene(other, "pool", i).events for i in range(3)] != [make_scene(SMALL, "pool", i).events for i in range(3)]
+    events = [make_scene(SMALL, "pool", i).events for i in range(3)]
+    assert [make_scene(other, "pool", i).events for i in range(3)] != events
     assert len(again) >= sum(SMALL.counts.values())
 
 

@@ -1,15 +1,17 @@
-"""TempSamp-R1: the soft reward transform, the injected ground-truth row, the hybrid CoT ratio, and a step with all three."""
+"""TempSamp-R1: the soft reward transform, the injected ground-truth row, the hybrid CoT ratio, and a step with all
+three."""
 
 import json
 import math
 
 import pytest
 import torch
+
+from conftest import TEMPLATE
 from timerft.grpo import completion_mask, inject_ground_truth
 from timerft.model import Sample, load_model
 from timerft.rewards import score
 from timerft.tempsamp import cot_modes, guidance_reply, shaped_total, soft_reward
-from test_model import TEMPLATE, sample, tiny  # noqa: F401  (fixtures)
 
 PAPER = {"tau": 0.8, "alpha": 1.0, "slope": 0.01}
 
@@ -26,7 +28,8 @@ def test_soft_reward_at_hand_computed_points():
     assert soft_reward(0.0, tau=0.5, alpha=2.0, slope=0.1) == pytest.approx(0.5 - (math.e - 1) / (math.e**2 - 1))
 
 
-@pytest.mark.parametrize("params", [PAPER, {"tau": 0.5, "alpha": 3.0, "slope": 0.1}, {"tau": 0.3, "alpha": 0.2, "slope": 0.05}])
+@pytest.mark.parametrize("params", [PAPER, {"tau": 0.5, "alpha": 3.0, "slope": 0.1},
+                                    {"tau": 0.3, "alpha": 0.2, "slope": 0.05}])
 def test_soft_reward_is_monotone_and_continuous_at_tau(params):
     grid = [i / 1000 for i in range(1001)]
     values = [soft_reward(x, **params) for x in grid]
@@ -35,7 +38,8 @@ def test_soft_reward_is_monotone_and_continuous_at_tau(params):
     assert soft_reward(tau - 1e-9, **params) == pytest.approx(soft_reward(tau, **params), abs=1e-7)
     # compressed above tau: [tau, 1] spans less than the same width just below tau (or all of [0, tau])
     below = max(0.0, 2 * tau - 1.0)
-    assert soft_reward(1.0, **params) - soft_reward(tau, **params) < soft_reward(tau, **params) - soft_reward(below, **params)
+    top, at_tau, low = (soft_reward(value, **params) for value in (1.0, tau, below))
+    assert top - at_tau < at_tau - low
 
 
 def test_shaped_total_reshapes_accuracy_and_keeps_format():
@@ -54,8 +58,8 @@ def test_hybrid_cot_modes_follow_the_ratio_and_are_stable():
 
 
 def test_guidance_reply_in_each_mode():
-    scene = {"event": 1, "scene": {"events": [{"kind": "darken", "start": 30.0, "end": 40.0},
-                                  {"kind": "appear", "start": 10.0, "end": 20.0, "obj": {"color": "red", "shape": "square"}}]}}
+    appear = {"kind": "appear", "start": 10.0, "end": 20.0, "obj": {"color": "red", "shape": "square"}}
+    scene = {"event": 1, "scene": {"events": [{"kind": "darken", "start": 30.0, "end": 40.0}, appear]}}
     synthetic = truth(meta=json.dumps(scene))
     assert guidance_reply(synthetic, cot=True) == ("<think><timestep>10.00 to 20.00</timestep> the red square appears."
                                                     "</think><answer>10.00 to 20.00</answer>")

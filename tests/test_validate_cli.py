@@ -7,10 +7,10 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from conftest import timerft_record, tvgbench_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import timerft_record, tvgbench_record
 from timerft.cli import main
 
 
@@ -20,7 +20,8 @@ def run_cli(*args):
 
 
 def test_validate_writes_clean_quarantine_and_report(write, tmp_path):
-    path = write("train.json", [timerft_record(qid=str(i)) for i in range(30)] + [timerft_record(qid="bad", sentence="")])
+    records = [timerft_record(qid=str(i)) for i in range(30)] + [timerft_record(qid="bad", sentence="")]
+    path = write("train.json", records)
     out = tmp_path / "out"
     done = run_cli(path, "--out", out)
     assert done.returncode == 0, done.stderr

@@ -104,7 +104,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     from timerft.frames import Sampling, VideoError, extract
     from timerft.grounding import parse_span
-    from timerft.inference import generate
+    from timerft.inference import asking, generate
     from timerft.model import Sample, load_model
     from timerft.params import load_params
 
@@ -123,8 +123,7 @@ def _predict(args: argparse.Namespace) -> int:
     model, processor = load_model(args.model)
     sample = Sample("cli", args.query, frames, timestamps, float(timestamps[-1]))
     cot = inference["cot"] if args.cot is None else args.cot
-    text = generate(model, processor, [sample], prompts["cot" if cot else "no_cot"],
-                    256 if cot else inference["max_new_tokens"])[0]
+    text = generate(model, processor, [sample], **asking(cot, prompts, inference))[0]
     span = parse_span(text)
     print(f"reply: {text}")
     print(f"span: {span[0]:.2f} to {span[1]:.2f} s" if span else "span: none (the reply holds no answer)")

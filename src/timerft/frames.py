@@ -174,7 +174,8 @@ def extract_table(table, video_root: str | Path, sampling: Sampling, out_dir: st
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    window = table[["video", "clip_start", "clip_end"]].astype(object).where(table[["video", "clip_start", "clip_end"]].notna(), None)
+    columns = table[["video", "clip_start", "clip_end"]]
+    window = columns.astype(object).where(columns.notna(), None)
     groups = {}
     for qid, (video, start, end) in zip(table["qid"], window.itertuples(index=False)):
         groups.setdefault((video, start, end), []).append(qid)
@@ -184,7 +185,8 @@ def extract_table(table, video_root: str | Path, sampling: Sampling, out_dir: st
     index, failures = [], []
     for (video, start, end), qids, result in zip(groups, groups.values(), results):
         if result["status"] == "failed":
-            failures.append({"video": video, "clip_start": start, "clip_end": end, "reason": result["reason"], "qids": qids})
+            failures.append({"video": video, "clip_start": start, "clip_end": end, "reason": result["reason"],
+                             "qids": qids})
         else:
             index += [{"qid": qid, "frames": result["file"], "status": result["status"]} for qid in qids]
     used = {row["frames"] for row in index}

@@ -9,6 +9,13 @@ from timerft.grounding import parse_span
 from timerft.model import SampleStore, encode
 
 
+def asking(cot: bool, prompts: dict, inference: dict) -> dict:
+    """The prompt template and token budget of one mode (params `prompts` and `inference`): CoT replies reason first,
+    so they get `max_new_tokens_cot`."""
+    return {"template": prompts["cot" if cot else "no_cot"],
+            "max_new_tokens": inference["max_new_tokens_cot" if cot else "max_new_tokens"]}
+
+
 def generate(model, processor, samples: list, template: str, max_new_tokens: int, do_sample: bool = False,
              temperature: float = 1.0, num_return_sequences: int = 1) -> list[str]:
     import torch

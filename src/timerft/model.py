@@ -30,6 +30,10 @@ class Sample:
     meta: str | None = None
 
 
+class EmptySplitError(ValueError):
+    """A stage was pointed at a split with no usable rows: a wrong split name, or videos that gave no frames."""
+
+
 class SampleStore:
     """Samples of a canonical table whose frames are in the frames cache, read when asked for."""
 
@@ -50,14 +54,25 @@ class SampleStore:
                       float(row["start"]), float(row["end"]), row.get("meta"))
 
     @classmethod
-    def from_stage_outputs(cls, clean: str | Path, frames_dir: str | Path, split: str | None = None) -> "SampleStore":
-        """The samples of one split from the `prepare` and `frames` stages' outputs."""
+    def from_stage_outputs(cls, clean: str | Path, frames_dir: str | Path, split: str | None = None,
+                           param: str = "the split") -> SampleStore:
+        """The samples of one split from the `prepare` and `frames` stages' outputs. An empty split raises
+        EmptySplitError naming `param`, the params.yaml key that chose the split."""
         table = pd.read_parquet(clean)
         if split is not None:
+            counts = table["split"].value_counts()
             table = table[table["split"] == split]
-        return cls(table, pd.read_parquet(Path(frames_dir) / "index.parquet"), Path(frames_dir) / "cache")
+            if table.empty:
+                have = ", ".join(f"{name} ({count} rows)" for name, count in counts.items()) or "none"
+                raise EmptySplitError(f"split {split!r} has no rows in {clean} (its splits: {have}); "
+                                      f"set {param} in params.yaml to one of them")
+        store = cls(table, pd.read_parquet(Path(frames_dir) / "index.parquet"), Path(frames_dir) / "cache")
+        if len(table) and not len(store):
+            raise EmptySplitError(f"none of the {len(table)} rows of split {split!r} has frames: see "
+                                  f"{Path(frames_dir) / 'failures.json'} for why their videos gave none")
+        return store
 
-    def subset(self, qids) -> "SampleStore":
+    def subset(self, qids) -> SampleStore:
         chosen = self.table[self.table["qid"].isin(set(qids))]
         return SampleStore(chosen, pd.DataFrame({"qid": list(self.keys), "frames": list(self.keys.values())}),
                            self.cache_dir)

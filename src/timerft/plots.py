@@ -52,7 +52,8 @@ def iou_histogram(series: dict[str, np.ndarray], path: str | Path, title: str) -
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6, 3.5))
     for label, values in series.items():
-        axis.hist(np.asarray(values, dtype=float), bins=np.linspace(0, 1, 21), alpha=0.55, label=f"{label} (n={len(values)})")
+        axis.hist(np.asarray(values, dtype=float), bins=np.linspace(0, 1, 21), alpha=0.55,
+                  label=f"{label} (n={len(values)})")
     axis.set_xlabel("IoU"), axis.set_ylabel("samples"), axis.set_title(title), axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)

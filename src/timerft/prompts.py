@@ -13,7 +13,8 @@ def clean_query(query: str) -> str:
 
 def messages(query: str, template: str) -> list[dict]:
     """One user turn: the video first (as Qwen2.5-VL expects), then the instruction."""
-    return [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": template.format(query=clean_query(query))}]}]
+    text = template.format(query=clean_query(query))
+    return [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": text}]}]
 
 
 def answer_text(start: float, end: float) -> str:

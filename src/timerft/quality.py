@@ -53,7 +53,8 @@ def repair(frame: pd.DataFrame, policy: GatePolicy, video_root: Path | None) -> 
     if video_root is not None:
         for i, video in enumerate(frame["video"]):
             # A path written for someone else's folder layout whose file name sits right in the root.
-            if isinstance(video, str) and not (video_root / video).exists() and (video_root / Path(video).name).is_file():
+            if (isinstance(video, str) and not (video_root / video).exists()
+                    and (video_root / Path(video).name).is_file()):
                 frame.at[i, "video"] = Path(video).name
                 repairs[i].append("video_path_rebased")
     frame["repairs"] = repairs

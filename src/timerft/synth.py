@@ -60,7 +60,7 @@ class SynthConfig:
     event_kinds: tuple = tuple(EVENT_KINDS)  # the kinds of event drawn (at least events_per_video of them)
 
     @classmethod
-    def from_params(cls, params: dict, **overrides) -> "SynthConfig":
+    def from_params(cls, params: dict, **overrides) -> SynthConfig:
         """From params.yaml's `synth` section (YAML lists become tuples; execution knobs are dropped)."""
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k != "workers"}
         return cls(**{**fields, **overrides})
@@ -289,7 +289,8 @@ def generate(config: SynthConfig, out_dir: str | Path, workers: int = 1) -> list
     out_dir = Path(out_dir)
     jobs = [(config, split, i, str(out_dir)) for split, n in config.counts.items() for i in range(n)]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(tqdm(pool.map(_render_one, jobs, chunksize=4), total=len(jobs), desc="synth videos", unit="video"))
+        rendered = pool.map(_render_one, jobs, chunksize=4)
+        results = list(tqdm(rendered, total=len(jobs), desc="synth videos", unit="video"))
     rows = [row for result in results for row in result]
     (out_dir / "annotations.json").write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
     return rows
