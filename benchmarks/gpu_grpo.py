@@ -32,7 +32,7 @@ Against the hardware (both ceilings are measured here, not taken from a datashee
 Rollouts run in eval mode (timerft.grpo does it): in train mode with gradient checkpointing on, transformers
 drops the KV cache, and every decode step after the first would see no context (tests/test_arch.py).
 
-vLLM: tried when importable (`--vllm`); on the measured machine it was not (see benchmarks/README_GPU.md).
+vLLM: tried when importable (`--vllm`); on the measured machine it was not (see docs/gpu.md).
 
 Examples:
   python benchmarks/gpu_grpo.py --size 3b --out benchmarks/results/h100_3b.json
@@ -351,9 +351,14 @@ def main(argv: list[str] | None = None) -> dict:
           f"{trainable / 1e9:.3f} B trained, in {build_s:.1f} s on {device}", flush=True)
 
     samples = synthetic_samples(max(args.prompts, 1), args.frames, args.height, args.width)
-    rl = {"num_generations": args.num_generations, "batch_size": args.prompts, "beta": args.beta,
-          "temperature": args.temperature, "max_completion_length": args.max_new_tokens,
-          "rewards": {"tiou": 1.0, "format": 1.0}, "seed": 0}
+    from dataclasses import replace
+
+    from timerft.params import load_params
+
+    # the project's rl.grpo params with this run's settings (the trainer reads these; TrainingArguments the rest)
+    rl = replace(load_params("rl", Path(__file__).resolve().parents[1] / "params.yaml").grpo, seed=0,
+                 num_generations=args.num_generations, batch_size=args.prompts, beta=args.beta,
+                 temperature=args.temperature, max_completion_length=args.max_new_tokens)
     timer = Timer()
     out_dir = Path(os.environ.get("TMPDIR", "/tmp")) / "gpu_grpo_trainer"
     training_args = TrainingArguments(
@@ -365,8 +370,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     rows = args.prompts * args.steps * args.grad_accum
     dataset = Dataset.from_dict({"index": [i % len(samples) for i in range(rows)]})
-    trainer = TimedGRPOTrainer(model=model, processor=processor, store=samples, template=TEMPLATE, rl=rl,
-                               args=training_args, train_dataset=dataset, timer=timer)
+    trainer = TimedGRPOTrainer(model=model, processor=processor, store=samples, template=TEMPLATE, params=rl,
+                               rewards={"tiou": 1.0, "format": 1.0}, tempsamp=None, args=training_args,
+                               train_dataset=dataset, timer=timer)
     trainer.add_callback(phase_callback(timer))
     restore = wrap_module_functions(timer)
     profiler = None

@@ -17,22 +17,19 @@ import sys
 import threading
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
 TAIL_LINES = 40
-# Used when params.yaml has no `orchestration` section (or lacks a key).
-DEFAULTS = {"retries": 1, "retry_delay_seconds": 30, "timeout_seconds": None, "task_runner": "sequential",
-            "dask": {"address": None, "n_workers": 2}}
 
 
 class StageFailed(RuntimeError):
     """A DVC stage (or experiment) failed; the message names it and carries the tail of its output."""
 
 
-def orchestration_params(workspace: str | Path) -> dict:
-    params = yaml.safe_load((Path(workspace) / "params.yaml").read_text()) or {}
-    return {**DEFAULTS, **(params.get("orchestration") or {})}
+def orchestration_params(workspace: str | Path):
+    """The workspace's params `orchestration` section (typed, checked as the stages check theirs)."""
+    from timerft.params import load_params
+
+    return load_params("orchestration", Path(workspace) / "params.yaml")
 
 
 def plan(workspace: str | Path, targets: list[str] | None = None) -> list[dict]:

@@ -70,10 +70,10 @@ def pipeline(targets: list[str] | None = None, retries: int | None = None, retry
     logger = get_run_logger()
     workspace = str(Path(workspace or REPO).resolve())
     config = orchestration_params(workspace)
-    retries = config["retries"] if retries is None else retries
-    delay = config["retry_delay_seconds"] if retry_delay_seconds is None else retry_delay_seconds
-    timeout = config["timeout_seconds"] if timeout_seconds is None else timeout_seconds
-    runner = (task_runner or config["task_runner"] or "sequential").lower()
+    retries = config.retries if retries is None else retries
+    delay = config.retry_delay_seconds if retry_delay_seconds is None else retry_delay_seconds
+    timeout = config.timeout_seconds if timeout_seconds is None else timeout_seconds
+    runner = (task_runner or config.task_runner).lower()
     results = []
     with workspace_lock(workspace, logger):
         steps = plan(workspace, targets)
@@ -82,7 +82,7 @@ def pipeline(targets: list[str] | None = None, retries: int | None = None, retry
             if step["stage"] == "frames" and runner == "dask":
                 from scale import prewarm_frames  # optional: needs the `dask` extra
 
-                prewarm_frames(workspace, config["dask"] or {})
+                prewarm_frames(workspace, config.dask)
             stage_task = run_stage.with_options(name=f"stage-{step['stage']}", task_run_name=step["stage"],
                                                 retries=retries, retry_delay_seconds=delay)
             results.append(stage_task(workspace, step["stage"], step["metrics"], timeout))

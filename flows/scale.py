@@ -15,27 +15,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
 from prefect import flow, get_run_logger, task, unmapped
 
 
 @task
 def decode_batch(jobs: list[tuple], cache: str) -> dict:
-    """Decode a batch of (video path, start, end, sampling) into the cache; failures are left to the stage."""
-    from timerft.frames import cache_key, content_hash, extract, write_entry
+    """Decode a batch of (video path, start, end, sampling) into the cache, as the frames stage would; failures are
+    left to the stage, which retries them and records the reason in failures.json."""
+    from timerft.frames import extract_window
 
     counts = {"decoded": 0, "cached": 0, "failed": 0}
     for path, start, end, sampling in jobs:
-        try:
-            key = cache_key(content_hash(path), sampling, start, end)
-            if (Path(cache) / f"{key}.npy").is_file():
-                counts["cached"] += 1
-                continue
-            frames, timestamps = extract(path, sampling, start, end)
-            write_entry(Path(cache), key, frames, timestamps)
-            counts["decoded"] += 1
-        except Exception:  # the frames stage retries it and records the reason in failures.json
-            counts["failed"] += 1
+        counts[extract_window(path, start, end, sampling, cache)["status"]] += 1
     return counts
 
 
@@ -43,18 +34,15 @@ def decode_batch(jobs: list[tuple], cache: str) -> dict:
 def _prewarm(workspace: str, batches: int) -> dict:
     import pandas as pd
 
-    from timerft.frames import Sampling
+    from timerft.frames import Sampling, video_windows
+    from timerft.params import load_all
 
-    params = yaml.safe_load((Path(workspace) / "params.yaml").read_text())
-    sampling = dict(params["frames"])
-    sampling.pop("workers", None)
-    sampling = Sampling(**sampling)
-    video_root = Path(workspace) / params["prepare"]["video_root"]
+    params = load_all(Path(workspace) / "params.yaml")
+    sampling = Sampling.from_params(params.frames)
+    video_root = Path(workspace) / params.prepare.video_root
     table = pd.read_parquet(Path(workspace) / "data/prepared/clean.parquet")
-    # the same (video, window) groups, with None for a missing window, as timerft.frames.extract_table
-    window = table[["video", "clip_start", "clip_end"]].astype(object)
-    window = window.where(window.notna(), None).drop_duplicates()
-    jobs = [(str(video_root / video), start, end, sampling) for video, start, end in window.itertuples(index=False)]
+    # the frames stage's own (video, window) groups, so it finds every one of them cached
+    jobs = [(str(video_root / video), start, end, sampling) for video, start, end in video_windows(table)]
     cache = str(Path(workspace) / "data/frames/cache")
     futures = decode_batch.map([jobs[i::batches] for i in range(batches)], cache=unmapped(cache))
     totals = {"decoded": 0, "cached": 0, "failed": 0}
@@ -65,7 +53,8 @@ def _prewarm(workspace: str, batches: int) -> dict:
     return totals
 
 
-def prewarm_frames(workspace: str, dask: dict) -> dict:
+def prewarm_frames(workspace: str, dask) -> dict:
+    """Decode every video on a Dask cluster (`dask`: params orchestration.dask: an address, or a local cluster)."""
     from prefect import get_client
     from prefect_dask import DaskTaskRunner
 
@@ -74,7 +63,7 @@ def prewarm_frames(workspace: str, dask: dict) -> dict:
     if not os.environ.get("PREFECT_API_URL"):
         with get_client(sync_client=True) as client:
             os.environ["PREFECT_API_URL"] = str(client.api_url)
-    address, workers = dask.get("address"), int(dask.get("n_workers") or 2)
+    address, workers = dask.address, dask.n_workers
     runner = (DaskTaskRunner(address=address) if address else
               DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}))
     return _prewarm.with_options(task_runner=runner)(workspace, batches=4 * workers)

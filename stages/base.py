@@ -8,20 +8,21 @@ import shutil
 from pathlib import Path
 
 from timerft.model import POINTER
-from timerft.params import load_params
+from timerft.params import stage_params
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", required=True, help="model folder to write")
     args = parser.parse_args()
-    model, shipped = load_params("model"), Path(load_params("pretrain")["out"])
+    params = stage_params()
+    name, shipped = params.model.name, Path(params.pretrain.out)
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
-    if model["name"] != "tiny":
+    if name != "tiny":
         out.mkdir(parents=True)
-        (out / POINTER).write_text(json.dumps({"checkpoint": model["name"]}) + "\n")
-        print(f"base: {model['name']}")
+        (out / POINTER).write_text(json.dumps({"checkpoint": name}) + "\n")
+        print(f"base: {name}")
         return
     if not (shipped / "model.safetensors").is_file():
         raise SystemExit(f"base: no tiny base model in {shipped}: run `timerft pretrain-base` (params `pretrain`)")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from timerft.evaluation import duration_prior, evaluate, prior_predictions, scored
+from timerft.evaluation import asked_modes, duration_prior, evaluate, prior_predictions, scored
 from timerft.inference import asking, predict, write_jsonl
 from timerft.model import ControlStore, EmptySplitError, SampleStore, control_partners, load_model
-from timerft.params import load_params
+from timerft.params import stage_params
 from timerft.plots import control_bars, iou_histogram, metric_bars
 
 
@@ -25,17 +25,18 @@ def main() -> None:
     parser.add_argument("--out", required=True,
                         help="folder: eval.json, predictions/, eval_bars.png, control_bars.png, iou_hist.png")
     args = parser.parse_args()
-    params, inference, prompts = load_params("evaluate"), load_params("inference"), load_params("prompts")
+    every = stage_params()
+    params, inference = every.evaluate, every.inference
     try:
-        store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"], "evaluate.split")
+        store = SampleStore.from_stage_outputs(args.clean, args.frames, params.split, "evaluate.split")
     except EmptySplitError as error:
         raise SystemExit(f"evaluate: {error}") from None
     out = Path(args.out)
     (out / "predictions").mkdir(parents=True, exist_ok=True)
     checkpoints = {Path(folder).name: (Path(folder), Path(folder).name) for folder in args.models}
     if args.rounds:  # named rl/<round>, asked like rl
-        checkpoints.update({f"rl/{name}": (Path(args.rounds) / name, "rl") for name in load_params("rl")["rounds"]})
-    control = ControlStore(store, control_partners(store.table["video"].tolist(), params["control_seed"]))
+        checkpoints.update({f"rl/{name}": (Path(args.rounds) / name, "rl") for name in every.rl.rounds})
+    control = ControlStore(store, control_partners(store.table["video"].tolist(), params.control_seed))
     metrics, ious = {}, {}
 
     def record(name: str, rows: list[dict], control_rows: list[dict], **extra) -> None:
@@ -46,7 +47,8 @@ def main() -> None:
               f"{metrics[name]['control']}")
 
     # the reference every model must beat: a fixed fraction of each video, fitted on the other splits
-    train = pd.read_parquet(args.clean).query("split != @params['split']")
+    clean = pd.read_parquet(args.clean)
+    train = clean[clean["split"] != params.split]
     if len(train):
         span = duration_prior(train)
         guesses = prior_predictions(store.table, span)  # never looks at the frames: its control is itself
@@ -55,13 +57,8 @@ def main() -> None:
         if not folder.is_dir():
             continue
         model, processor = load_model(folder)
-        cot = params["cot"].get(kind, inference["cot"])
-        # a hybrid-CoT model (TempSamp-R1) serves both modes: its kind in `both_modes` is asked both ways
-        modes = {checkpoint: cot}
-        if kind in params.get("both_modes", []):
-            modes = {f"{checkpoint} (cot)": True, f"{checkpoint} (no cot)": False}
-        for name, cot in modes.items():
-            ask = {**asking(cot, prompts, inference), "batch_size": inference["batch_size"]}
+        for name, cot in asked_modes(checkpoint, kind, params.cot, inference.cot, params.both_modes).items():
+            ask = {**asking(cot, every.prompts, inference), "batch_size": inference.batch_size}
             rows = predict(model, processor, store, **ask, desc=f"evaluate {name}")
             control_rows = predict(model, processor, control, **ask, desc=f"evaluate {name} (control)")
             stem = name.replace("/", "_").replace(" ", "_")
@@ -70,10 +67,10 @@ def main() -> None:
             record(name, rows, control_rows, cot=cot, rows_without_frames=len(store.missing))
     (out / "eval.json").write_text(json.dumps(metrics, indent=1) + "\n")
     overall = {name: m["overall"] for name, m in metrics.items()}
-    metric_bars(overall, out / "eval_bars.png", f"{params['split']} split ({len(store)} queries)")
+    metric_bars(overall, out / "eval_bars.png", f"{params.split} split ({len(store)} queries)")
     control_bars(overall, {name: m["control"] for name, m in metrics.items()}, out / "control_bars.png",
                  "the test queries on their own video and on another test video's frames")
-    iou_histogram(ious, out / "iou_hist.png", f"IoU on the {params['split']} split")
+    iou_histogram(ious, out / "iou_hist.png", f"IoU on the {params.split} split")
 
 
 if __name__ == "__main__":

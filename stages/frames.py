@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from timerft.frames import Sampling, extract_table, frames_per_span
-from timerft.params import load_params
+from timerft.params import stage_params
 
 
 def main() -> None:
@@ -15,12 +15,11 @@ def main() -> None:
     parser.add_argument("--annotations", required=True, help="canonical table (parquet)")
     parser.add_argument("--out", required=True, help="output folder: cache/, index.parquet, failures.json, report.json")
     args = parser.parse_args()
-    params = load_params("frames")
-    video_root = load_params("prepare")["video_root"]
-    workers = params.pop("workers")
+    params = stage_params()
     out = Path(args.out)
     table = pd.read_parquet(args.annotations)
-    index, failures = extract_table(table, video_root, Sampling(**params), out / "cache", workers)
+    sampling = Sampling.from_params(params.frames)
+    index, failures = extract_table(table, params.prepare.video_root, sampling, out / "cache", params.frames.workers)
     index.to_parquet(out / "index.parquet", index=False)
     (out / "failures.json").write_text(json.dumps(failures, indent=1) + "\n")
     status = index.drop_duplicates("frames")["status"].value_counts()

@@ -5,7 +5,6 @@ inference on that set and keeps 0 < IoU <= 0.7 (params `rl.refilter`) as the nex
 round is its own DVC stage, so a crash resumes at the failed round and a finished round is never retrained."""
 
 import argparse
-import csv
 import json
 import shutil
 from pathlib import Path
@@ -14,24 +13,13 @@ import pandas as pd
 from accelerate import PartialState
 
 from timerft.evaluation import scored
-from timerft.grpo import grpo
+from timerft.grpo import CURVES, grpo, round_report, write_curves
 from timerft.inference import predict, write_jsonl
 from timerft.model import SampleStore, load_model
-from timerft.params import load_params
+from timerft.params import stage_params
 from timerft.plots import training_curves
 from timerft.selection import refilter
 from timerft.tracking import report_to
-
-CURVES = ("step", "loss", "reward", "reward_std", "kl", "completion_length", "iou", "learning_rate")
-
-
-def write_curves(log: list[dict], path: Path) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CURVES, extrasaction="ignore")
-        writer.writeheader()
-        for entry in log:
-            if "loss" in entry:
-                writer.writerow({"step": entry["step"], **{k: entry.get(k, "") for k in CURVES[1:]}})
 
 
 def main() -> None:
@@ -44,8 +32,8 @@ def main() -> None:
     parser.add_argument("--model-out", required=True, help="checkpoint folder to write")
     parser.add_argument("--out", required=True, help="folder: kept.parquet, report.json, curves.csv, predictions")
     args = parser.parse_args()
-    rl, prompts = load_params("rl"), load_params("prompts")
-    grpo_params, bounds = rl["grpo"], rl["refilter"]
+    every = stage_params()
+    rl, prompts = every.rl, every.prompts
     qids = pd.read_parquet(args.train)["qid"]
     store = SampleStore.from_stage_outputs(args.clean, args.frames).subset(qids)
     model_out, out = Path(args.model_out), Path(args.out)
@@ -55,9 +43,8 @@ def main() -> None:
         raise SystemExit(f"rl {args.round}: none of the rows of {args.train} has frames in {args.frames}, so there is "
                          "nothing to train on: widen the previous round's rl.refilter bounds, or give the round "
                          "another `train` in rl.rounds")
-    log = grpo(args.init, model_out, store, prompts["cot"],
-               {**grpo_params, "rewards": rl["rewards"], "tempsamp": rl["tempsamp"]},
-               report_to(f"rl-{args.round}"), no_cot_template=prompts["no_cot"])["log"]
+    log = grpo(args.init, model_out, store, prompts.cot, rl.grpo, rl.rewards, rl.tempsamp,
+               report_to(f"rl-{args.round}", every.tracking), no_cot_template=prompts.no_cot)["log"]
     if not PartialState().is_main_process:  # under accelerate launch, one process refilters and reports
         return
     shutil.rmtree(model_out / "trainer", ignore_errors=True)
@@ -65,16 +52,13 @@ def main() -> None:
     training_curves(pd.read_csv(out / "curves.csv"), list(CURVES[2:7]), out / "curves.png", f"GRPO {args.round}")
 
     model, processor = load_model(model_out)
-    rows = predict(model, processor, store, prompts["cot"], rl["refilter_batch_size"],
-                   grpo_params["max_completion_length"], desc=f"refilter {args.round}")
+    rows = predict(model, processor, store, prompts.cot, rl.refilter_batch_size, rl.grpo.max_completion_length,
+                   desc=f"refilter {args.round}")
     write_jsonl(rows, out / "predictions.jsonl")
     table = scored(store.table, rows)
-    kept, counts = refilter(table, bounds["low"], bounds["high"])
+    kept, counts = refilter(table, rl.refilter.low, rl.refilter.high)
     kept[["qid", "iou"]].to_parquet(out / "kept.parquet", index=False)
-    rewards = [entry["reward"] for entry in log if "reward" in entry]
-    report = {"round": args.round, **counts, "steps": len(rewards),
-              "mean_reward": round(sum(rewards) / len(rewards), 4) if rewards else None,
-              "mean_iou": round(float(table["iou"].mean()), 4) if len(table) else None}
+    report = round_report(args.round, log, counts, table)
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     print(f"rl {args.round}: {report}")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from timerft.evaluation import scored
 from timerft.inference import asking, predict, write_jsonl
 from timerft.model import EmptySplitError, SampleStore, load_model
-from timerft.params import load_params
+from timerft.params import stage_params
 
 
 def main() -> None:
@@ -18,26 +18,27 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--out", required=True, help="folder: scores.parquet, predictions.jsonl")
     args = parser.parse_args()
-    params, inference, prompts = load_params("score"), load_params("inference"), load_params("prompts")
+    every = stage_params()
+    params, inference = every.score, every.inference
     try:
-        store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"], "score.split")
+        store = SampleStore.from_stage_outputs(args.clean, args.frames, params.split, "score.split")
     except EmptySplitError as error:
         raise SystemExit(f"score: {error}") from None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if params["use_existing_difficulty"]:
+    if params.use_existing_difficulty:
         table = store.table.copy()
         table["iou"] = [json.loads(meta).get("difficulty", 0.0) / 100 for meta in table["meta"]]
         predictions = []
     else:
         model, processor = load_model(args.model)
-        predictions = predict(model, processor, store, batch_size=inference["batch_size"], difficulty_fallback=True,
-                              desc="score", **asking(inference["cot"], prompts, inference))
+        predictions = predict(model, processor, store, batch_size=inference.batch_size, difficulty_fallback=True,
+                              desc="score", **asking(inference.cot, every.prompts, inference))
         table = scored(store.table, predictions)
     table["difficulty"] = 100 * table["iou"]
     table.to_parquet(out / "scores.parquet", index=False)
     write_jsonl(predictions, out / "predictions.jsonl")
-    print(f"score: {len(table)} {params['split']} samples, mean IoU {table['iou'].mean():.3f}, "
+    print(f"score: {len(table)} {params.split} samples, mean IoU {table['iou'].mean():.3f}, "
           f"IoU > 0 for {(table['iou'] > 0).mean():.1%}; {len(store.missing)} rows had no frames")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from timerft.params import load_params
+from timerft.params import stage_params
 from timerft.plots import iou_histogram
 from timerft.selection import select
 
@@ -17,12 +17,11 @@ def main() -> None:
     parser.add_argument("--scores", required=True, help="score's scores.parquet")
     parser.add_argument("--out", required=True, help="folder: train.parquet, report.json, iou_hist.png")
     args = parser.parse_args()
-    params = load_params("select")
+    params = stage_params().select
     pool = pd.read_parquet(args.scores)
-    chosen = select(pool, params["strategy"], params["k"], params["seed"], params["center"], params["sd"],
-                    tuple(params["band"]))
+    chosen = select(pool, params.strategy, params.k, params.seed, params.center, params.sd, params.band)
     if chosen.empty:
-        raise SystemExit(f"select: no row of the {len(pool)} scored rows qualifies for strategy {params['strategy']!r} "
+        raise SystemExit(f"select: no row of the {len(pool)} scored rows qualifies for strategy {params.strategy!r} "
                          f"({int((pool['iou'] > 0).sum())} have IoU > 0): change select.strategy (random takes any "
                          "row), select.band, or score a bigger pool (score.split)")
     out = Path(args.out)
@@ -33,10 +32,10 @@ def main() -> None:
               "selected_mean_iou": round(float(chosen["iou"].mean()), 4) if len(chosen) else 0.0}
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     iou_histogram({"pool": pool["iou"], "selected": chosen["iou"]}, out / "iou_hist.png",
-                  f"IoU of the base model before/after {params['strategy']} selection")
+                  f"IoU of the base model before/after {params.strategy} selection")
     print(f"select: {report}")
-    if len(chosen) < params["k"]:
-        print(f"select: warning: only {len(chosen)} of k={params['k']} rows qualify for {params['strategy']!r}; "
+    if len(chosen) < params.k:
+        print(f"select: warning: only {len(chosen)} of k={params.k} rows qualify for {params.strategy!r}; "
               "a bigger pool or a stronger base model gives more", file=sys.stderr)
 
 

@@ -7,12 +7,10 @@ import json
 import shutil
 from pathlib import Path
 
-from timerft.inference import read_jsonl
 from timerft.model import EmptySplitError, SampleStore
-from timerft.params import load_params
-from timerft.prompts import synthetic_cot, target_text
+from timerft.params import stage_params
 from timerft.tracking import report_to
-from timerft.training import supervised
+from timerft.training import cold_start_replies, cold_start_rows, supervised
 
 TIMINGS = ("train_runtime", "train_samples_per_second", "train_steps_per_second")
 
@@ -24,29 +22,25 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="the base model folder")
     parser.add_argument("--out", required=True, help="model folder to write")
     args = parser.parse_args()
-    params, prompts = load_params("sft"), load_params("prompts")
+    every = stage_params()
+    params = every.sft
     try:
-        store = SampleStore.from_stage_outputs(args.clean, args.frames, params["split"], "sft.split")
+        store = SampleStore.from_stage_outputs(args.clean, args.frames, params.split, "sft.split")
     except EmptySplitError as error:
         raise SystemExit(f"sft: {error}") from None
-    if params.get("cot_jsonl"):
-        replies = {row["qid"]: row["reply"] for row in read_jsonl(params["cot_jsonl"])}
-    else:
-        replies = {qid: target_text(s, e, synthetic_cot(m, params["cot_scope"]))
-                   for qid, s, e, m in store.table[["qid", "start", "end", "meta"]].itertuples(index=False)}
-    replies = {qid: reply for qid, reply in replies.items() if reply is not None and "<think>" in reply}
-    chosen = store.table[store.table["qid"].isin(replies)].sample(frac=1.0, random_state=params["seed"])
-    rows, store = len(store), store.subset(chosen["qid"].head(params["samples"]))
-    if len(store) == 0 and params.get("cot_jsonl"):
-        raise SystemExit(f"sft: none of the {rows} rows of split {params['split']!r} has a reply in "
-                         f"{params['cot_jsonl']} ({len(replies)} replies with <think>): its qids must be those of "
-                         "the split in data/prepared/clean.parquet")
+    replies = cold_start_replies(store.table, params.cot_jsonl, params.cot_scope)
+    rows, store = len(store), store.subset(cold_start_rows(store.table, replies, params.samples, params.seed))
+    if len(store) == 0 and params.cot_jsonl:
+        raise SystemExit(f"sft: none of the {rows} rows of split {params.split!r} has a reply in "
+                         f"{params.cot_jsonl} ({len(replies)} replies with <think>): its qids must be those of "
+                         "the split in data/prepared/clean.parquet (`timerft cot-template` writes them)")
     if len(store) == 0:
-        raise SystemExit(f"sft: no CoT examples for split {params['split']!r}: the embedded default writes them "
+        raise SystemExit(f"sft: no CoT examples for split {params.split!r}: the embedded default writes them "
                          "from SynthTVG; for real data set sft.cot_jsonl")
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
-    result = supervised(args.model, out, store, lambda s: replies[s.qid], prompts["cot"], params, report_to("sft"))
+    result = supervised(args.model, out, store, lambda s: replies[s.qid], every.prompts.cot, params.training(),
+                        report_to("sft", every.tracking))
     shutil.rmtree(out / "trainer", ignore_errors=True)
     # wall-clock figures stay out of the cached folder: they would change its hash, and so re-run every RL round,
     # on each re-run of an otherwise identical cold start

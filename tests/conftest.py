@@ -10,6 +10,7 @@ import yaml
 
 from timerft.frames import Sampling, extract
 from timerft.model import Sample
+from timerft.params import Tiny, load_all
 from timerft.prompts import target_text
 from timerft.synth import SynthConfig, make_scene, write_video
 from timerft.tiny import build_tiny
@@ -22,11 +23,12 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 
 # the tiny model and one short SynthTVG video, shared by the model, RL and TempSamp tests
 TEMPLATE = 'When does "{query}" happen? Answer as <answer>start to end</answer>.'
-SPEC = {"vocab_size": 300, "tokens_per_second": 2, "min_pixels": 3136, "max_pixels": 3136,
-        "text": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-                 "num_key_value_heads": 2},
-        "vision": {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2}}
+SPEC = Tiny(arch="qwen2_5_vl", vocab_size=300, tokens_per_second=2, min_pixels=3136, max_pixels=3136,
+            text={"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+                  "num_key_value_heads": 2},
+            vision={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2})
 SMALL = Sampling(fps=2.0, max_frames=16, min_pixels=3136, max_pixels=3136, total_pixels=16 * 3136)
+PARAMS = load_all(REPO / "params.yaml")  # the project's own params, which tests change with dataclasses.replace
 
 
 @pytest.fixture(scope="module")

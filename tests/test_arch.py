@@ -5,12 +5,14 @@ GRPO step) on the CPU; the GPU benchmark's CPU smoke run."""
 import importlib.util
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import PARAMS
 from timerft.arch import (
     PUBLISHED_PARAMETERS,
     QWEN3_PUBLISHED_PARAMETERS,
@@ -164,10 +166,9 @@ def test_a_grpo_step_on_the_shrunk_real_architecture(shrunk, tmp_path, monkeypat
 
     # a random model never answers: reward length so that the advantages are not all zero
     monkeypatch.setitem(REWARDS, "chars", lambda completions, samples: [float(len(c)) for c in completions])
-    rl = {"num_generations": 2, "batch_size": 1, "epochs": 1, "max_steps": 1, "learning_rate": 1e-2, "beta": 0.04,
-          "temperature": 1.0, "max_completion_length": 4, "fix_vit": True, "seed": 0,
-          "rewards": {"tiou": 1.0, "format": 1.0, "chars": 0.1}}
-    result = grpo(shrunk, tmp_path / "out", [noise_sample()], TEMPLATE, rl)
+    rl = replace(PARAMS.rl.grpo, num_generations=2, batch_size=1, gradient_accumulation_steps=1, max_steps=1,
+                 learning_rate=1e-2, temperature=1.0, max_completion_length=4)
+    result = grpo(shrunk, tmp_path / "out", [noise_sample()], TEMPLATE, rl, {"tiou": 1.0, "format": 1.0, "chars": 0.1})
     assert result["steps"] == 1 and "kl" in result["log"][0]
     before, after = load_file(shrunk / "model.safetensors"), load_file(tmp_path / "out" / "model.safetensors")
     changed = {name for name in before if not torch.equal(before[name], after[name])}
@@ -212,22 +213,25 @@ def test_the_gpu_benchmark_runs_on_the_cpu(tmp_path):
 
 
 @pytest.mark.parametrize("profile", ["gpu_3b.yaml", "gpu_7b.yaml"])
-def test_gpu_profiles_only_override_existing_params_keys(profile):
+def test_gpu_profiles_give_valid_params_when_applied(profile, tmp_path):
     import shlex
 
     import yaml
 
     from timerft.arch import overrides
+    from timerft.params import load_all
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     args = shlex.split(" ".join(overrides(REPO / "params" / profile)))
     assert args[0::2] == ["-S"] * (len(args) // 2)
-    read_with_default = {"sft.gradient_checkpointing"}  # training.supervised reads it with params.get
-    for assignment in args[1::2]:
-        if assignment.split("=", 1)[0] in read_with_default:
-            continue
+    for assignment in args[1::2]:  # as `dvc exp run -S` sets them: only existing keys, typed by YAML
+        path, value = assignment.split("=", 1)
+        *parents, key = path.split(".")
         node = params
-        for key in assignment.split("=", 1)[0].split("."):
-            assert key in node, f"{profile}: {assignment} names no key of params.yaml"
-            node = node[key]
-    assert "rl.grpo.num_generations=8" in args and "rl.grpo.max_completion_length=256" in args
+        for name in parents:
+            node = node[name]
+        assert key in node, f"{profile}: {assignment} names no key of params.yaml"
+        node[key] = yaml.safe_load(value)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    applied = load_all(tmp_path / "params.yaml")
+    assert applied.rl.grpo.num_generations == 8 and applied.rl.grpo.max_completion_length == 256

@@ -4,10 +4,14 @@ status` flags a stage whenever a change can alter what it computes. Knobs that o
 listed in EXECUTION_ONLY and must not be declared (changing them must not invalidate outputs)."""
 
 import ast
+import typing
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+
+from timerft.params import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "timerft"
@@ -54,39 +58,68 @@ def modules_used(script: Path) -> set[str]:
     return seen
 
 
-def params_read(script: Path) -> set[str]:
-    """`section.key` for each `load_params("section")[...]` read in a script (`section` when the whole section
-    is used), following variables the section is assigned to."""
-    tree = ast.parse(script.read_text())
+def _field_path(path: list[str]) -> str:
+    """The longest prefix of an attribute chain on params that names a key: methods (`frames.sampling()`) and the
+    contents of mapping-valued keys (`rl.rounds`) end it."""
+    hint, keys = Params, []
+    for name in path:
+        if not is_dataclass(hint) or name not in {f.name for f in fields(hint)}:
+            break
+        keys.append(name)
+        hint = typing.get_type_hints(hint)[name]
+    return ".".join(keys)
 
-    def section_of(node) -> str | None:
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "load_params":
-            return node.args[0].value
+
+def _is_part(path: list[str]) -> bool:
+    """Whether a params path names the whole params or a dataclass-typed part of them (not a single key)."""
+    hint = Params
+    for name in path:
+        if not is_dataclass(hint) or name not in {f.name for f in fields(hint)}:
+            return False
+        hint = typing.get_type_hints(hint)[name]
+    return is_dataclass(hint)
+
+
+def params_read(script: Path) -> set[str]:
+    """`section.key` (or `section`, `section.sub` for a whole part passed on) for each read of the typed params
+    that `stage_params()` returns, following the variables the params or a part of them are assigned to."""
+    tree = ast.parse(script.read_text())
+    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+    aliases: dict[str, list[str]] = {}
+
+    def chain(node) -> list[str] | None:
+        """The params path an expression names, or None."""
+        attrs = []
+        while isinstance(node, ast.Attribute):
+            attrs.insert(0, node.attr)
+            node = node.value
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "stage_params":
+            return attrs
+        if isinstance(node, ast.Name) and node.id in aliases:
+            return aliases[node.id] + attrs
         return None
 
-    variables, assigned = {}, set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign):
-            targets = node.targets[0].elts if isinstance(node.targets[0], ast.Tuple) else node.targets
-            values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
-            for target, value in zip(targets, values):
-                if isinstance(target, ast.Name) and section_of(value):
-                    variables[target.id] = section_of(value)
-                    assigned.add(value)
-    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+    assignments = [node for node in ast.walk(tree) if isinstance(node, ast.Assign)]
+    for node in sorted(assignments, key=lambda n: n.lineno):
+        targets = node.targets[0].elts if isinstance(node.targets[0], ast.Tuple) else node.targets
+        values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+        for target, value in zip(targets, values):
+            path = chain(value)
+            if isinstance(target, ast.Name) and path is not None and _is_part(path):
+                aliases[target.id] = path
     reads = set()
     for node in ast.walk(tree):
-        section = section_of(node) or (variables.get(node.id) if isinstance(node, ast.Name) else None)
-        if section is None or node in assigned or (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)):
-            continue
         parent = parents.get(node)
-        if isinstance(parent, ast.Subscript) and isinstance(parent.slice, ast.Constant):
-            reads.add(f"{section}.{parent.slice.value}")
-        elif (isinstance(parent, ast.Attribute) and parent.attr == "get"
-              and isinstance(parents.get(parent), ast.Call) and parents[parent].args):
-            reads.add(f"{section}.{parents[parent].args[0].value}")
-        else:
-            reads.add(section)
+        if isinstance(parent, ast.Attribute) or (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)):
+            continue  # only the outermost expression of a chain counts
+        path = chain(node)
+        if path is None:
+            continue
+        if isinstance(parent, ast.Assign | ast.Tuple) and isinstance(node, ast.Attribute | ast.Call):
+            owner = parent if isinstance(parent, ast.Assign) else parents.get(parent)
+            if isinstance(owner, ast.Assign) and _is_part(path):
+                continue  # defines an alias, whose uses are counted
+        reads.add(_field_path(path))
     return reads
 
 
@@ -102,7 +135,14 @@ def _covered(key: str, declared: set[str]) -> bool:
     return any(key == item or key.startswith(item + ".") for item in declared)
 
 
-STAGES = _stages()
+def _leaves(hint, prefix: str = "") -> list[str]:
+    if not is_dataclass(hint):
+        return [prefix]
+    hints = typing.get_type_hints(hint)
+    return [leaf for f in fields(hint) for leaf in _leaves(hints[f.name], f"{prefix}.{f.name}".lstrip("."))]
+
+
+STAGES, LEAVES = _stages(), _leaves(Params)
 
 
 @pytest.mark.parametrize("name", sorted(STAGES))
@@ -119,12 +159,10 @@ def test_each_stage_depends_on_every_module_its_script_runs(name):
 def test_each_stage_declares_every_param_it_reads_and_no_execution_knob(name):
     stage = STAGES[name]
     declared, execution_only = _declared_params(stage), EXECUTION_ONLY.get(name, set())
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
     undeclared = []
     for read in params_read(_script(stage)):
-        section, _, key = read.partition(".")
-        # a whole section read counts as reading each of its keys (execution knobs aside)
-        keys = [read] if key else [f"{section}.{k}" for k in params[section]]
+        # a whole section (or part) passed on counts as reading each of its keys (execution knobs aside)
+        keys = [key for key in LEAVES if key == read or key.startswith(read + ".") or not read]
         undeclared += [k for k in keys if not _covered(k, declared) and not _covered(k, execution_only)]
     assert not undeclared, f"stage {name} reads undeclared params {sorted(undeclared)}"
     invalidating = [item for item in declared if _covered(item, execution_only)
@@ -139,8 +177,9 @@ def test_the_import_walk_finds_lazy_and_transitive_imports(tmp_path):
     assert {"params", "inference", "grounding"} <= used  # inference imports grounding
 
 
-def test_the_params_walk_follows_variables_and_gets(tmp_path):
+def test_the_params_walk_follows_variables_parts_and_methods(tmp_path):
     script = tmp_path / "stage.py"
-    script.write_text('a, b = load_params("rl"), load_params("prompts")\nx = a["grpo"]\ny = b.get("cot")\n'
-                      'z = load_params("model")["name"]\nrun(load_params("synth"))\n')
-    assert params_read(script) == {"rl.grpo", "prompts.cot", "model.name", "synth"}
+    script.write_text("every = stage_params()\na, b = every.rl, every.prompts\nx = a.grpo\nf(x)\ny = b.cot\n"
+                      "z = stage_params().model.name\nrun(every.synth)\nw = every.frames.sampling()\n"
+                      "v = every.evaluate.cot.get('rl')\n")
+    assert params_read(script) == {"rl.grpo", "prompts.cot", "model.name", "synth", "frames", "evaluate.cot"}

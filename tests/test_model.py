@@ -2,6 +2,7 @@
 
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,7 @@ def test_tiny_folder_reloads_alone_and_generates_from_a_real_video(tiny, sample)
 def test_a_tiny_qwen3_vl_writes_each_frame_groups_time_into_the_prompt_and_trains(tmp_path, sample):
     from timerft.inference import generate
 
-    build_tiny({**SPEC, "arch": "qwen3_vl"}, ["the red square appears", TEMPLATE, "<1.5 seconds>"], tmp_path)
+    build_tiny(replace(SPEC, arch="qwen3_vl"), ["the red square appears", TEMPLATE, "<1.5 seconds>"], tmp_path)
     model, processor = load_model(tmp_path)
     assert type(model).__name__ == "Qwen3VLForConditionalGeneration"
     batch = encode(processor, [sample], TEMPLATE, [target_text(sample.start, sample.end)])

@@ -1,12 +1,13 @@
 """Rewards, advantages, masks, refiltering and CoT traces: hand-computed cases."""
 
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 import torch
 
-from conftest import TEMPLATE
+from conftest import PARAMS, TEMPLATE
 from timerft.grpo import completion_mask, group_advantages, token_logps
 from timerft.model import Sample
 from timerft.prompts import synthetic_cot, target_text
@@ -86,10 +87,9 @@ def test_a_grpo_step_on_a_real_video_updates_the_llm_and_merger_only(tiny, sampl
 
     # an untrained model never answers, so every grounding reward is 0 and there is no signal: reward length
     monkeypatch.setitem(REWARDS, "chars", lambda completions, samples: [float(len(c)) for c in completions])
-    rl = {"num_generations": 4, "batch_size": 1, "epochs": 1, "max_steps": 2, "learning_rate": 1e-2, "beta": 0.04,
-          "temperature": 1.0, "max_completion_length": 12, "fix_vit": True, "seed": 0,
-          "rewards": {"tiou": 1.0, "format": 1.0, "chars": 0.1}}
-    result = grpo(tiny, tmp_path / "out", [sample, sample], TEMPLATE, rl)
+    rl = replace(PARAMS.rl.grpo, num_generations=4, batch_size=1, gradient_accumulation_steps=1, max_steps=2,
+                 learning_rate=1e-2, temperature=1.0, max_completion_length=12)
+    result = grpo(tiny, tmp_path / "out", [sample, sample], TEMPLATE, rl, {"tiou": 1.0, "format": 1.0, "chars": 0.1})
     steps = [entry for entry in result["log"] if "loss" in entry]
     assert result["steps"] == 2 and len(steps) == 2
     assert {"reward", "reward_std", "kl", "completion_length", "iou", "rewards/tiou", "rewards/format"} <= set(steps[0])

@@ -3,13 +3,15 @@ three."""
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
-from conftest import TEMPLATE
+from conftest import PARAMS, TEMPLATE
 from timerft.grpo import completion_mask, inject_ground_truth
 from timerft.model import Sample, load_model
+from timerft.params import Tempsamp
 from timerft.rewards import score
 from timerft.tempsamp import cot_modes, guidance_reply, shaped_total, soft_reward
 
@@ -44,7 +46,7 @@ def test_soft_reward_is_monotone_and_continuous_at_tau(params):
 
 def test_shaped_total_reshapes_accuracy_and_keeps_format():
     rewards = {"tiou": [0.0, 1.0], "format": [1.0, 0.0], "total": [1.0, 1.0]}
-    total = shaped_total(rewards, {"tiou": 2.0, "format": 0.1}, PAPER)
+    total = shaped_total(rewards, {"tiou": 2.0, "format": 0.1}, **PAPER)
     assert total == pytest.approx([2 * soft_reward(0.0, **PAPER) + 0.1, 2 * soft_reward(1.0, **PAPER)])
 
 
@@ -95,11 +97,11 @@ def test_the_injected_row_holds_the_ground_truth_ids_mask_and_full_reward(tiny):
 def test_a_grpo_step_with_guidance_soft_advantage_and_hybrid_cot(tiny, sample, tmp_path):
     from timerft.grpo import grpo
 
-    rl = {"num_generations": 3, "batch_size": 2, "epochs": 1, "max_steps": 1, "learning_rate": 1e-2, "beta": 0.04,
-          "temperature": 1.0, "max_completion_length": 8, "fix_vit": True, "seed": 0,
-          "rewards": {"tiou": 1.0, "format": 1.0},
-          "tempsamp": {"guidance": True, "reasoning": "query", "soft_advantage": True, **PAPER, "no_cot_fraction": 0.5}}
-    result = grpo(tiny, tmp_path / "out", [sample, sample], TEMPLATE, rl, no_cot_template=TEMPLATE + " ")
+    rl = replace(PARAMS.rl.grpo, num_generations=3, batch_size=2, gradient_accumulation_steps=1, max_steps=1,
+                 learning_rate=1e-2, temperature=1.0, max_completion_length=8)
+    tempsamp = Tempsamp(guidance=True, reasoning="query", soft_advantage=True, **PAPER, no_cot_fraction=0.5)
+    result = grpo(tiny, tmp_path / "out", [sample, sample], TEMPLATE, rl, {"tiou": 1.0, "format": 1.0}, tempsamp,
+                  no_cot_template=TEMPLATE + " ")
     step = next(entry for entry in result["log"] if "loss" in entry)
     # the logged rollout metrics describe the 2 x 2 sampled rows only: an untrained model never answers
     assert step["iou"] == 0.0 and step["rewards/tiou"] == 0.0

@@ -11,12 +11,30 @@ from timerft.annotations import FORMAT_HELP, FORMATS
 EXIT_OK, EXIT_GATE_FAILED, EXIT_UNREADABLE = 0, 1, 2
 
 
+def _project(args: argparse.Namespace):
+    """The project's params (`--params`), where the defaults of every option come from."""
+    from timerft.params import ParamsError, load_all
+
+    try:
+        return load_all(args.params)
+    except ParamsError as error:
+        raise SystemExit(f"timerft {args.command}: {error}") from None
+
+
+def _or_params(value, default):
+    return default if value is None else value
+
+
 def _validate(args: argparse.Namespace) -> int:
     from timerft.annotations import AnnotationReadError
     from timerft.quality import GatePolicy
     from timerft.validate import InputSpec, summary, validate
 
     inputs = [InputSpec(path, args.format, args.split, args.durations) for path in args.paths]
+    if args.end_tolerance is None or args.max_quarantine_fraction is None:
+        prepare = _project(args).prepare
+        args.end_tolerance = _or_params(args.end_tolerance, prepare.end_tolerance_s)
+        args.max_quarantine_fraction = _or_params(args.max_quarantine_fraction, prepare.max_quarantine_fraction)
     policy = GatePolicy(end_tolerance_s=args.end_tolerance, max_quarantine_fraction=args.max_quarantine_fraction)
     try:
         result = validate(inputs, args.out, policy, args.video_root)
@@ -30,18 +48,24 @@ def _validate(args: argparse.Namespace) -> int:
 def _synth(args: argparse.Namespace) -> int:
     from timerft.synth import SynthConfig, generate
 
-    config = SynthConfig(seed=args.seed, counts={"pretrain": args.pretrain, "pool": args.pool, "test": args.test})
-    rows = generate(config, args.out, args.workers)
+    synth = _project(args).synth
+    counts = {split: _or_params(getattr(args, split), synth.counts[split]) for split in ("pretrain", "pool", "test")}
+    config = SynthConfig.from_params(synth, seed=_or_params(args.seed, synth.seed), counts=counts)
+    rows = generate(config, args.out, _or_params(args.workers, synth.workers))
     print(f"{sum(config.counts.values())} videos, {len(rows)} queries: {args.out}/annotations.json, {args.out}/videos/")
     return EXIT_OK
 
 
 def _frames(args: argparse.Namespace) -> int:
+    from dataclasses import replace
     from pathlib import Path
 
     from timerft.frames import Sampling, VideoError, extract, save_npz
 
-    sampling = Sampling(fps=args.fps, max_frames=args.max_frames, total_pixels=args.total_pixels)
+    sampling = Sampling.from_params(_project(args).frames)
+    sampling = replace(sampling, fps=_or_params(args.fps, sampling.fps),
+                       max_frames=_or_params(args.max_frames, sampling.max_frames),
+                       total_pixels=_or_params(args.total_pixels, sampling.total_pixels))
     try:
         frames, timestamps = extract(args.video, sampling, args.start, args.end)
     except VideoError as error:
@@ -58,13 +82,12 @@ def _frames(args: argparse.Namespace) -> int:
 
 
 def _pretrain_base(args: argparse.Namespace) -> int:
-    from timerft.params import load_params
     from timerft.pretrain import pretrain_base
 
-    sections = {name: load_params(name, args.params) for name in ("pretrain", "synth", "frames", "model", "prompts")}
-    out = args.out or sections["pretrain"]["out"]
-    report = pretrain_base(sections["pretrain"], sections["synth"], sections["frames"], sections["model"]["tiny"],
-                           sections["prompts"], out, args.start_phase)
+    params = _project(args)
+    out = args.out or params.pretrain.out
+    report = pretrain_base(params.pretrain, params.synth, params.frames, params.model.tiny, params.prompts, out,
+                           args.start_phase)
     for number, phase in enumerate(report["phases"], 1):
         print(f"phase {number}: {phase['samples']} samples, {phase['steps']} steps, loss {phase['train_loss']}, "
               f"{phase['minutes']} min")
@@ -106,23 +129,17 @@ def _predict(args: argparse.Namespace) -> int:
     from timerft.grounding import parse_span
     from timerft.inference import asking, generate
     from timerft.model import Sample, load_model
-    from timerft.params import load_params
 
+    params = _project(args)
+    prompts, inference = params.prompts, params.inference
     try:
-        prompts = load_params("prompts", args.params)
-        sampling = Sampling(**{k: v for k, v in load_params("frames", args.params).items() if k != "workers"})
-        inference = load_params("inference", args.params)
-    except (OSError, KeyError) as error:
-        print(f"timerft predict: error: {error}; run it in the project folder or pass --params", file=sys.stderr)
-        return EXIT_UNREADABLE
-    try:
-        frames, timestamps = extract(args.video, sampling)
+        frames, timestamps = extract(args.video, Sampling.from_params(params.frames))
     except VideoError as error:
         print(f"timerft predict: error: {args.video}: {error}", file=sys.stderr)
         return EXIT_UNREADABLE
     model, processor = load_model(args.model)
     sample = Sample("cli", args.query, frames, timestamps, float(timestamps[-1]))
-    cot = inference["cot"] if args.cot is None else args.cot
+    cot = _or_params(args.cot, inference.cot)
     text = generate(model, processor, [sample], **asking(cot, prompts, inference))[0]
     span = parse_span(text)
     print(f"reply: {text}")
@@ -133,6 +150,9 @@ def _predict(args: argparse.Namespace) -> int:
         frame_strip(frames, timestamps, args.strip, title=f'"{args.query}" -> {span}', span=span)
         print(f"strip: {Path(args.strip)}")
     return EXIT_OK
+
+
+PARAMS_HELP = "the project's params file, where every default comes from (default: params.yaml)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,10 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--split", default=None,
                           help="split name for the rows (default: test for tvgbench, train otherwise)")
     validate.add_argument("--out", default="validation", metavar="DIR", help="output folder (default: validation)")
-    validate.add_argument("--end-tolerance", type=float, default=1.5, metavar="SECONDS",
-                          help="an end past the duration by at most this is clipped to the duration (default 1.5)")
-    validate.add_argument("--max-quarantine-fraction", type=float, default=0.05, metavar="F",
-                          help="fail when more than this fraction of rows is quarantined (default 0.05)")
+    validate.add_argument("--end-tolerance", type=float, default=None, metavar="SECONDS",
+                          help="an end past the duration by at most this is clipped to the duration "
+                               "(default: params prepare.end_tolerance_s)")
+    validate.add_argument("--max-quarantine-fraction", type=float, default=None, metavar="F",
+                          help="fail when more than this fraction of rows is quarantined "
+                               "(default: params prepare.max_quarantine_fraction)")
+    validate.add_argument("--params", default="params.yaml", help=PARAMS_HELP)
     validate.set_defaults(handler=_validate)
 
     synth = commands.add_parser(
@@ -180,10 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: timerft synth --out synth/ --pretrain 20 --pool 10 --test 5",
     )
     synth.add_argument("--out", required=True, metavar="DIR", help="writes DIR/videos/*.mp4 and DIR/annotations.json")
-    synth.add_argument("--seed", type=int, default=0)
-    for split, default in (("pretrain", 8), ("pool", 8), ("test", 4)):
-        synth.add_argument(f"--{split}", type=int, default=default, metavar="N", help=f"videos in the {split} split")
-    synth.add_argument("--workers", type=int, default=2, help="parallel render processes")
+    synth.add_argument("--seed", type=int, default=None, help="default: params synth.seed")
+    for split in ("pretrain", "pool", "test"):
+        synth.add_argument(f"--{split}", type=int, default=None, metavar="N",
+                           help=f"videos in the {split} split (default: params synth.counts.{split})")
+    synth.add_argument("--workers", type=int, default=None, help="parallel render processes (default: params)")
+    synth.add_argument("--params", default="params.yaml", help=PARAMS_HELP + "; its `synth` section sets the rest")
     synth.set_defaults(handler=_synth)
 
     frames = commands.add_parser(
@@ -194,10 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
         "start of the file. Example: timerft frames video.mp4 --start 10 --end 20 --out clip.npz",
     )
     frames.add_argument("video", metavar="VIDEO")
-    frames.add_argument("--fps", type=float, default=2.0, help="frames sampled per second (default 2.0)")
-    frames.add_argument("--max-frames", type=int, default=768, help="most frames (default 768)")
-    frames.add_argument("--total-pixels", type=int, default=3584 * 28 * 28,
-                        help="pixel budget of the whole video (default 3584*28*28, about 3584 visual tokens)")
+    frames.add_argument("--fps", type=float, default=None,
+                        help="frames sampled per second (default: params frames.fps)")
+    frames.add_argument("--max-frames", type=int, default=None,
+                        help="most frames (default: params frames.max_frames; the paper: 768)")
+    frames.add_argument("--total-pixels", type=int, default=None,
+                        help="pixel budget of the whole video (default: params frames.total_pixels; the paper: "
+                             "3584*28*28, about 3584 visual tokens)")
+    frames.add_argument("--params", default="params.yaml", help=PARAMS_HELP + "; its `frames` section sets the rest")
     frames.add_argument("--start", type=float, default=None, metavar="S", help="window start, seconds")
     frames.add_argument("--end", type=float, default=None, metavar="E", help="window end, seconds")
     frames.add_argument("--out", required=True, metavar="FILE.npz")
@@ -223,15 +252,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     pretrain = commands.add_parser(
         "pretrain-base", help="train the embedded default's tiny base model (once, outside the pipeline)",
-        description="Build the tiny Qwen2.5-VL (params model.tiny), train its tokenizer on its own texts, and teach "
+        description="Build the tiny Qwen3-VL (params model.tiny), train its tokenizer on its own texts, and teach "
         "it no-CoT grounding answers on SynthTVG videos of its own (params pretrain: seed synth_seed, split `base`; "
         "frames rendered in memory as the frames stage decodes them). The `base` stage starts from the folder it "
         "writes, which is committed: rerun this only to change the base model, then `dvc repro`.",
         epilog="Same params, software and kind of CPU: same weights. "
-        "Example: timerft pretrain-base   (about 25 min on 2 CPU cores with the committed params)",
+        "Example: timerft pretrain-base   (about 60 min on 2 CPU cores with the committed params)",
     )
     pretrain.add_argument("--out", default=None, metavar="DIR", help="output folder (default: params pretrain.out)")
-    pretrain.add_argument("--params", default="params.yaml", help="the project's params file")
+    pretrain.add_argument("--params", default="params.yaml", help=PARAMS_HELP)
     pretrain.add_argument("--start-phase", type=int, default=1, metavar="N",
                           help="continue an interrupted run at phase N from the earlier phases' model in the output")
     pretrain.set_defaults(handler=_pretrain_base)
@@ -248,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--cot", dest="cot", action="store_true", default=None, help="ask for reasoning first")
     predict.add_argument("--no-cot", dest="cot", action="store_false", help="ask for the answer only")
     predict.add_argument("--strip", default=None, metavar="FILE.png", help="draw the frames, the span framed")
-    predict.add_argument("--params", default="params.yaml", help="the project's params file")
+    predict.add_argument("--params", default="params.yaml", help=PARAMS_HELP)
     predict.set_defaults(handler=_predict)
     return parser
 

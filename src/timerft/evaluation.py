@@ -70,3 +70,13 @@ def duration_prior(train: pd.DataFrame, step: float = 0.02) -> tuple[float, floa
 
 def prior_predictions(table: pd.DataFrame, span: tuple[float, float]) -> list[dict]:
     return [{"qid": qid, "start": span[0] * d, "end": span[1] * d} for qid, d in zip(table["qid"], table["duration"])]
+
+
+def asked_modes(checkpoint: str, kind: str, cot_by_kind: dict[str, bool], default_cot: bool,
+                both_modes: tuple[str, ...]) -> dict[str, bool]:
+    """The names a checkpoint is reported under, each with whether it is asked with CoT (params evaluate.cot, by
+    kind: base, sft, rl). A hybrid-CoT model (TempSamp-R1) serves both modes: a kind in `both_modes` is asked both
+    ways, as "<checkpoint> (cot)" and "<checkpoint> (no cot)"."""
+    if kind in both_modes:
+        return {f"{checkpoint} (cot)": True, f"{checkpoint} (no cot)": False}
+    return {checkpoint: cot_by_kind.get(kind, default_cot)}

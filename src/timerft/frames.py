@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
+
+from timerft.params import Frames
 
 PATCH = 28  # Qwen2.5-VL: 14-pixel patches merged 2x2
 
@@ -35,6 +37,11 @@ class Sampling:
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_params(cls, frames: Frames) -> Sampling:
+        """From params.yaml's `frames` section (its execution knob, workers, aside)."""
+        return cls(**{f.name: getattr(frames, f.name) for f in fields(cls) if hasattr(frames, f.name)})
 
 
 def frame_count(available: int, seconds: float, sampling: Sampling) -> int:
@@ -143,9 +150,20 @@ def read_entry(cache_dir: str | Path, key: str) -> tuple[np.ndarray, np.ndarray]
     return np.load(Path(cache_dir) / f"{key}.npy"), np.load(Path(cache_dir) / f"{key}.times.npy")
 
 
-def _extract_group(job: tuple) -> dict:
-    """One (video, window): hash the file, reuse the cached frames or decode them. Never raises."""
-    path, start, end, sampling, out_dir = job
+def video_windows(table) -> dict[tuple, list[str]]:
+    """The distinct (video, clip_start, clip_end) of a canonical table (None for no window), each with its qids:
+    each is decoded once, however many queries share it."""
+    columns = table[["video", "clip_start", "clip_end"]]
+    window = columns.astype(object).where(columns.notna(), None)
+    groups = {}
+    for qid, (video, start, end) in zip(table["qid"], window.itertuples(index=False)):
+        groups.setdefault((video, start, end), []).append(qid)
+    return groups
+
+
+def extract_window(path: str, start: float | None, end: float | None, sampling: Sampling, out_dir: str) -> dict:
+    """One (video, window) into the cache: hash the file, reuse the cached frames or decode them. Never raises:
+    returns the cache key and `decoded` or `cached`, or `failed` with the reason."""
     try:
         if not Path(path).is_file():
             raise VideoError("missing file")
@@ -174,14 +192,11 @@ def extract_table(table, video_root: str | Path, sampling: Sampling, out_dir: st
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    columns = table[["video", "clip_start", "clip_end"]]
-    window = columns.astype(object).where(columns.notna(), None)
-    groups = {}
-    for qid, (video, start, end) in zip(table["qid"], window.itertuples(index=False)):
-        groups.setdefault((video, start, end), []).append(qid)
+    groups = video_windows(table)
     jobs = [(str(Path(video_root) / video), start, end, sampling, str(out_dir)) for video, start, end in groups]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(tqdm(pool.map(_extract_group, jobs, chunksize=1), total=len(jobs), desc="frames", unit="video"))
+        results = list(tqdm(pool.map(extract_window, *zip(*jobs), chunksize=1) if jobs else [], total=len(jobs),
+                            desc="frames", unit="video"))
     index, failures = [], []
     for (video, start, end), qids, result in zip(groups, groups.values(), results):
         if result["status"] == "failed":

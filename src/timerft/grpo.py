@@ -15,6 +15,7 @@ k3 KL to a frozen reference, per-step metrics merged into the trainer's log. Tem
 from __future__ import annotations
 
 import copy
+import csv
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from trl.trainer.utils import selective_log_softmax
 
 from timerft.grounding import iou, parse_span
 from timerft.model import SampleStore, encode, load_model
+from timerft.params import Grpo, Tempsamp
 from timerft.rewards import score
 from timerft.tempsamp import cot_modes, guidance_reply, shaped_total
 from timerft.training import freeze_vision_but_merger
@@ -86,14 +88,16 @@ def inject_ground_truth(completion_ids: torch.Tensor, samples: list, cots: list[
 class VideoGRPOTrainer(Trainer):
     """Each training batch is `per_device_train_batch_size` prompts; each prompt gets `num_generations` rollouts."""
 
-    def __init__(self, *, model, processor, store: SampleStore, template: str, rl: dict, args: TrainingArguments,
-                 train_dataset, no_cot_template: str | None = None):
+    def __init__(self, *, model, processor, store: SampleStore, template: str, params: Grpo,
+                 rewards: dict[str, float], tempsamp: Tempsamp | None, args: TrainingArguments, train_dataset,
+                 no_cot_template: str | None = None):
         super().__init__(model=model, args=args, train_dataset=train_dataset, processing_class=processor,
                          data_collator=lambda rows: {"index": [row["index"] for row in rows]})
-        self.processor, self.store, self.template, self.rl = processor, store, template, rl
+        self.processor, self.store, self.template = processor, store, template
+        self.params, self.rewards, self.tempsamp = params, rewards, tempsamp
         self.no_cot_template = no_cot_template or template  # hybrid CoT's second prompt
         self.ref_model = None
-        if rl["beta"] > 0:  # the KL anchor: the round's starting weights, frozen
+        if params.beta > 0:  # the KL anchor: the round's starting weights, frozen
             self.ref_model = copy.deepcopy(model).eval().requires_grad_(False)
         self._metrics = defaultdict(list)
 
@@ -109,35 +113,35 @@ class VideoGRPOTrainer(Trainer):
         unwrapped.eval()
         try:
             with torch.no_grad():
-                return unwrapped.generate(**batch, do_sample=True, temperature=self.rl["temperature"], top_p=1.0,
-                                          top_k=0, max_new_tokens=self.rl["max_completion_length"],
+                return unwrapped.generate(**batch, do_sample=True, temperature=self.params.temperature, top_p=1.0,
+                                          top_k=0, max_new_tokens=self.params.max_completion_length,
                                           suppress_tokens=vision_tokens,
                                           pad_token_id=self.processor.tokenizer.pad_token_id)
         finally:
             unwrapped.train(was_training)
 
     def _token_logps(self, model, batch, sequences, attention_mask, prompt_length) -> torch.Tensor:
-        return token_logps(model, batch, sequences, attention_mask, prompt_length, self.rl["temperature"])
+        return token_logps(model, batch, sequences, attention_mask, prompt_length, self.params.temperature)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        group, tempsamp = self.rl["num_generations"], self.rl.get("tempsamp") or {}
+        group, tempsamp = self.params.num_generations, self.tempsamp
         samples = [self.store[i] for i in inputs["index"] for _ in range(group)]
-        cots = [cot for cot in cot_modes(inputs["index"], tempsamp.get("no_cot_fraction", 0.0), self.rl["seed"])
-                for _ in range(group)]
+        no_cot_fraction = tempsamp.no_cot_fraction if tempsamp else 0.0
+        cots = [cot for cot in cot_modes(inputs["index"], no_cot_fraction, self.params.seed) for _ in range(group)]
         templates = [self.template if cot else self.no_cot_template for cot in cots]
         batch = encode(self.processor, samples, templates).to(self.accelerator.device)
         prompt_length = batch["input_ids"].shape[1]
         completion_ids = self._rollout(model, batch)[:, prompt_length:]
         guided = torch.zeros(len(samples), dtype=torch.bool)
-        if tempsamp.get("guidance"):
+        if tempsamp and tempsamp.guidance:
             completion_ids, guided = inject_ground_truth(completion_ids, samples, cots, group, self.processor.tokenizer,
-                                                         tempsamp.get("reasoning", "query"))
+                                                         tempsamp.reasoning)
         sequences = torch.cat([batch["input_ids"], completion_ids], dim=1)
         mask = completion_mask(completion_ids, self.processor.tokenizer.eos_token_id)
         texts = self.processor.batch_decode(completion_ids * mask, skip_special_tokens=True)
-        rewards = score(texts, samples, self.rl["rewards"])
-        if tempsamp.get("soft_advantage"):
-            rewards["total"] = shaped_total(rewards, self.rl["rewards"], tempsamp)
+        rewards = score(texts, samples, self.rewards)
+        if tempsamp and tempsamp.soft_advantage:
+            rewards["total"] = shaped_total(rewards, self.rewards, tempsamp.tau, tempsamp.alpha, tempsamp.slope)
         total = torch.tensor(rewards["total"], dtype=torch.float32, device=sequences.device)
         advantages = group_advantages(total, group)
 
@@ -153,7 +157,7 @@ class VideoGRPOTrainer(Trainer):
             with torch.no_grad():
                 ref_logps = self._token_logps(self.ref_model, batch, sequences, attention_mask, prompt_length)
             kl = torch.exp(ref_logps - logps) - (ref_logps - logps) - 1  # k3 estimator
-            per_token = per_token + self.rl["beta"] * kl
+            per_token = per_token + self.params.beta * kl
         lengths = mask.sum(1).clamp(min=1)
         loss = ((per_token * mask).sum(1) / lengths).mean()
 
@@ -186,29 +190,52 @@ class VideoGRPOTrainer(Trainer):
         super().log(logs, start_time)
 
 
-def grpo(model_dir: str | Path, out_dir: str | Path, store: SampleStore, template: str, rl: dict,
-         report_to: str = "none", no_cot_template: str | None = None) -> dict:
-    """One GRPO round on every sample of `store`, from `model_dir`; saves an HF folder in `out_dir`."""
+def grpo(model_dir: str | Path, out_dir: str | Path, store: SampleStore, template: str, params: Grpo,
+         rewards: dict[str, float], tempsamp: Tempsamp | None = None, report_to: str = "none",
+         no_cot_template: str | None = None) -> dict:
+    """One GRPO round on every sample of `store`, from `model_dir`; saves an HF folder in `out_dir`.
+    `rewards` weighs the reward functions (params rl.rewards); `tempsamp` None or all off is Time-R1's GRPO."""
     from datasets import Dataset
 
     model, processor = load_model(model_dir)
     processor.tokenizer.padding_side = "left"
-    if rl.get("fix_vit", True):
+    if params.fix_vit:
         freeze_vision_but_merger(model)
     gpu = torch.cuda.is_available()
     args = TrainingArguments(
-        output_dir=str(Path(out_dir) / "trainer"), per_device_train_batch_size=rl["batch_size"],
-        gradient_accumulation_steps=rl.get("gradient_accumulation_steps", 1), num_train_epochs=rl["epochs"],
-        max_steps=rl.get("max_steps") or -1, learning_rate=rl["learning_rate"],
-        lr_scheduler_type=rl.get("lr_scheduler", "constant"), warmup_steps=rl.get("warmup_steps", 0),
-        max_grad_norm=rl.get("max_grad_norm", 1.0), logging_steps=rl.get("logging_steps", 1), save_strategy="no",
-        report_to=report_to, seed=rl["seed"], bf16=gpu, remove_unused_columns=False, dataloader_num_workers=0,
-        gradient_checkpointing=gpu and rl.get("gradient_checkpointing", False), disable_tqdm=False,
+        output_dir=str(Path(out_dir) / "trainer"), per_device_train_batch_size=params.batch_size,
+        gradient_accumulation_steps=params.gradient_accumulation_steps, num_train_epochs=params.epochs,
+        max_steps=params.max_steps or -1, learning_rate=params.learning_rate, lr_scheduler_type=params.lr_scheduler,
+        warmup_steps=params.warmup_steps, max_grad_norm=params.max_grad_norm, logging_steps=params.logging_steps,
+        save_strategy="no", report_to=report_to, seed=params.seed, bf16=gpu, remove_unused_columns=False,
+        dataloader_num_workers=0, gradient_checkpointing=gpu and params.gradient_checkpointing, disable_tqdm=False,
     )
-    trainer = VideoGRPOTrainer(model=model, processor=processor, store=store, template=template, rl=rl, args=args,
+    trainer = VideoGRPOTrainer(model=model, processor=processor, store=store, template=template, params=params,
+                               rewards=rewards, tempsamp=tempsamp, args=args,
                                train_dataset=Dataset.from_dict({"index": list(range(len(store)))}),
                                no_cot_template=no_cot_template)
     result = trainer.train()
     trainer.save_model(str(out_dir))
     processor.save_pretrained(str(out_dir))
     return {"steps": result.global_step, "log": trainer.state.log_history}
+
+
+CURVES = ("step", "loss", "reward", "reward_std", "kl", "completion_length", "iou", "learning_rate")
+
+
+def write_curves(log: list[dict], path: Path) -> None:
+    """The per-step training log of a round as a csv (DVC plots read it): one row per logged step."""
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CURVES, extrasaction="ignore")
+        writer.writeheader()
+        for entry in log:
+            if "loss" in entry:
+                writer.writerow({"step": entry["step"], **{k: entry.get(k, "") for k in CURVES[1:]}})
+
+
+def round_report(name: str, log: list[dict], counts: dict, table) -> dict:
+    """A round's metrics: the refiltering counts, the steps, the mean rollout reward, the greedy mean IoU after it."""
+    rewards = [entry["reward"] for entry in log if "reward" in entry]
+    return {"round": name, **counts, "steps": len(rewards),
+            "mean_reward": round(sum(rewards) / len(rewards), 4) if rewards else None,
+            "mean_iou": round(float(table["iou"].mean()), 4) if len(table) else None}

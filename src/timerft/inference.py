@@ -7,13 +7,15 @@ from pathlib import Path
 
 from timerft.grounding import parse_span
 from timerft.model import SampleStore, encode
+from timerft.params import Inference, Prompts
 
 
-def asking(cot: bool, prompts: dict, inference: dict) -> dict:
+def asking(cot: bool, prompts: Prompts, inference: Inference) -> dict:
     """The prompt template and token budget of one mode (params `prompts` and `inference`): CoT replies reason first,
     so they get `max_new_tokens_cot`."""
-    return {"template": prompts["cot" if cot else "no_cot"],
-            "max_new_tokens": inference["max_new_tokens_cot" if cot else "max_new_tokens"]}
+    if cot:
+        return {"template": prompts.cot, "max_new_tokens": inference.max_new_tokens_cot}
+    return {"template": prompts.no_cot, "max_new_tokens": inference.max_new_tokens}
 
 
 def generate(model, processor, samples: list, template: str, max_new_tokens: int, do_sample: bool = False,

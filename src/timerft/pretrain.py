@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from timerft.frames import Sampling, frame_count, frame_size
 from timerft.model import Sample
+from timerft.params import Frames, Pretrain, Prompts, Synth, Tiny, Training
 from timerft.synth import SynthConfig, annotation_rows, make_scene, render_frame
 
 
@@ -67,11 +69,11 @@ class SynthSamples:
         return out
 
 
-def pretrain_base(params: dict, synth: dict, frames: dict, tiny: dict, prompts: dict, out_dir: str | Path,
+def pretrain_base(params: Pretrain, synth: Synth, frames: Frames, tiny: Tiny, prompts: Prompts, out_dir: str | Path,
                   start_phase: int = 1) -> dict:
     """Build, train and save the tiny base model; returns (and writes as pretrain_report.json) what it did.
 
-    `params["phases"]` run in order, each a fresh schedule from the previous phase's weights on videos no earlier
+    `params.phases` run in order, each a fresh schedule from the previous phase's weights on videos no earlier
     phase saw. `start_phase` > 1 continues from the phases already in `out_dir` (an interrupted run)."""
     import shutil
 
@@ -79,31 +81,33 @@ def pretrain_base(params: dict, synth: dict, frames: dict, tiny: dict, prompts: 
     from timerft.tiny import build_tiny
     from timerft.training import supervised
 
-    config = SynthConfig.from_params({k: v for k, v in synth.items() if k != "counts"}, seed=params["synth_seed"])
-    sampling = Sampling(**{k: v for k, v in frames.items() if k != "workers"})
+    config, sampling = SynthConfig.from_params(synth, seed=params.synth_seed), Sampling.from_params(frames)
     out = Path(out_dir)
-    shared = {k: params[k] for k in ("batch_size", "lr_scheduler", "warmup_steps", "seed", "dataloader_num_workers")}
     report_path = out / "pretrain_report.json"
     phases = json.loads(report_path.read_text())["phases"][: start_phase - 1] if start_phase > 1 else []
-    first = sum(phase["videos"] for phase in params["phases"][: start_phase - 1])
-    for number, phase in enumerate(params["phases"][start_phase - 1:], start_phase):
-        samples = SynthSamples(config, "base", phase["videos"], sampling, first)
-        first += phase["videos"]
+    first = sum(phase.videos for phase in params.phases[: start_phase - 1])
+    for number, phase in enumerate(params.phases[start_phase - 1:], start_phase):
+        samples = SynthSamples(config, "base", phase.videos, sampling, first)
+        first += phase.videos
         began = time.time()
         init = out / "init"
         if number == 1:
             shutil.rmtree(out, ignore_errors=True)
-            build_tiny(tiny, samples.texts() + list(prompts.values()), init, seed=params["seed"])
+            build_tiny(tiny, samples.texts() + [prompts.cot, prompts.no_cot], init, seed=params.seed)
         else:
             shutil.rmtree(init, ignore_errors=True)
             shutil.copytree(out, init)
-        train = {**shared, "epochs": 1, "max_steps": None, **phase, "full_determinism": True}
-        result = supervised(init, out, samples, lambda s: target_text(s.start, s.end), prompts["no_cot"], train)
+        train = Training(epochs=1, max_steps=phase.max_steps, batch_size=params.batch_size,
+                         learning_rate=phase.learning_rate, lr_scheduler=params.lr_scheduler,
+                         warmup_steps=params.warmup_steps, weight_decay=0.0, logging_steps=10, fix_vit=False,
+                         gradient_checkpointing=False, seed=params.seed,
+                         dataloader_num_workers=params.dataloader_num_workers, full_determinism=True)
+        result = supervised(init, out, samples, lambda s: target_text(s.start, s.end), prompts.no_cot, train)
         shutil.rmtree(init)
         shutil.rmtree(out / "trainer", ignore_errors=True)
         (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of this run's arguments, not the model
-        phases.append({**phase, "samples": len(samples), "steps": result["steps"],
+        phases.append({**asdict(phase), "samples": len(samples), "steps": result["steps"],
                        "train_loss": round(result["train_loss"], 4), "minutes": round((time.time() - began) / 60, 1)})
-        report = {"phases": phases, "params": params}
+        report = {"phases": phases, "params": asdict(params)}
         report_path.write_text(json.dumps(report, indent=1) + "\n")
     return report

@@ -15,11 +15,13 @@ machine returns exactly the rendered pixels.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from timerft.params import Synth
 
 COLORS = {
     "red": (230, 40, 40), "green": (40, 200, 60), "blue": (50, 90, 240), "yellow": (240, 220, 40),
@@ -60,10 +62,10 @@ class SynthConfig:
     event_kinds: tuple = tuple(EVENT_KINDS)  # the kinds of event drawn (at least events_per_video of them)
 
     @classmethod
-    def from_params(cls, params: dict, **overrides) -> SynthConfig:
-        """From params.yaml's `synth` section (YAML lists become tuples; execution knobs are dropped)."""
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k != "workers"}
-        return cls(**{**fields, **overrides})
+    def from_params(cls, synth: Synth, **overrides) -> SynthConfig:
+        """From params.yaml's `synth` section (its execution knob, workers, aside)."""
+        knobs = {f.name: getattr(synth, f.name) for f in fields(cls) if hasattr(synth, f.name)}
+        return cls(**{**knobs, **overrides})
 
 
 @dataclass

@@ -26,9 +26,10 @@ def soft_reward(accuracy: float, tau: float, alpha: float, slope: float) -> floa
     return tau - math.expm1(alpha * (tau - accuracy)) / math.expm1(alpha)
 
 
-def shaped_total(rewards: dict[str, list[float]], weights: dict[str, float], tempsamp: dict) -> list[float]:
+def shaped_total(rewards: dict[str, list[float]], weights: dict[str, float], tau: float, alpha: float,
+                 slope: float) -> list[float]:
     """The weighted reward sum with every accuracy reward (iou, tiou) passed through `soft_reward`."""
-    shaped = {name: [soft_reward(v, tempsamp["tau"], tempsamp["alpha"], tempsamp["slope"]) for v in values]
+    shaped = {name: [soft_reward(v, tau, alpha, slope) for v in values]
               if name in ("iou", "tiou") else values
               for name, values in rewards.items() if name in weights}
     return weighted_sum(shaped, weights)

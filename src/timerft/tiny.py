@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from timerft.params import Tiny
+
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                   "<|image_pad|>", "<|video_pad|>"]
 # Qwen2.5-VL's chat layout (video before text in the user turn), reduced to what the pipeline sends.
@@ -40,24 +42,24 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
                                    chat_template=CHAT_TEMPLATE, padding_side="left")
 
 
-def build_tiny(spec: dict, texts: Iterable[str], out_dir: str | Path, seed: int = 0) -> Path:
+def build_tiny(spec: Tiny, texts: Iterable[str], out_dir: str | Path, seed: int = 0) -> Path:
     """Build and save the tiny model, tokenizer and processor; `spec` is params.yaml's model.tiny.
 
-    `spec["arch"]`: `qwen2_5_vl` (time as mrope positions) or `qwen3_vl` (Qwen3-VL's processor also writes each
+    `spec.arch`: `qwen2_5_vl` (time as mrope positions) or `qwen3_vl` (Qwen3-VL's processor also writes each
     frame group's time as text, `<12.3 seconds>`, before its tokens). Both use 14-pixel patches, so the frames
     stage's 28-pixel multiples pass unresized."""
     import torch
     import transformers
 
-    arch = spec.get("arch", "qwen2_5_vl")
+    arch = spec.arch
     if arch not in ("qwen2_5_vl", "qwen3_vl"):
         raise ValueError(f"model.tiny.arch is {arch!r}; use qwen2_5_vl or qwen3_vl")
-    tokenizer = train_tokenizer(texts, spec["vocab_size"])
-    pixels = {"min_pixels": spec["min_pixels"], "max_pixels": spec["max_pixels"]}
+    tokenizer = train_tokenizer(texts, spec.vocab_size)
+    pixels = {"min_pixels": spec.min_pixels, "max_pixels": spec.max_pixels}
     special = dict(zip(["image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id"],
                        tokenizer.convert_tokens_to_ids(["<|image_pad|>", "<|video_pad|>", "<|vision_start|>",
                                                         "<|vision_end|>"])))
-    text, vision = dict(spec["text"]), dict(spec["vision"])
+    text, vision = dict(spec.text), dict(spec.vision)
     rope_theta = float(text.pop("rope_theta", 10000.0))
     head_dim = text["hidden_size"] // text["num_attention_heads"]
     # Qwen's mrope split (16, 24, 24) of 64 rotary pairs, scaled to this head size
@@ -74,7 +76,7 @@ def build_tiny(spec: dict, texts: Iterable[str], out_dir: str | Path, seed: int 
         config = transformers.Qwen2_5_VLConfig(
             text_config={**text_config, "rope_parameters": rope},
             vision_config={**vision, "out_hidden_size": text["hidden_size"],
-                           "tokens_per_second": spec["tokens_per_second"],
+                           "tokens_per_second": spec.tokens_per_second,
                            "fullatt_block_indexes": [vision["depth"] - 1]},
             tie_word_embeddings=True, **special)
     else:
@@ -82,7 +84,7 @@ def build_tiny(spec: dict, texts: Iterable[str], out_dir: str | Path, seed: int 
 
         # Qwen3-VL's budget is per video: the frames stage has sized every frame already
         video_processor = Qwen3VLVideoProcessor(patch_size=14, cap_pixels_per_frame=False, size={
-            "shortest_edge": spec["min_pixels"], "longest_edge": spec["max_pixels"] * 768})
+            "shortest_edge": spec.min_pixels, "longest_edge": spec.max_pixels * 768})
         processor_class, model_class = transformers.Qwen3VLProcessor, transformers.Qwen3VLForConditionalGeneration
         config = transformers.Qwen3VLConfig(
             text_config={**text_config, "head_dim": head_dim, "rope_parameters": {**rope, "mrope_interleaved": True}},

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from timerft.model import Sample, SampleStore, encode, load_model
+from timerft.params import Training
 
 
 def freeze_vision_but_merger(model) -> None:
@@ -19,15 +20,35 @@ def freeze_vision_but_merger(model) -> None:
             parameter.requires_grad_(False)
 
 
+def cold_start_replies(table, cot_jsonl: str | None, cot_scope: str) -> dict[str, str]:
+    """The cold start's reply for each qid of `table` that has one with reasoning: from `cot_jsonl` (rows of `qid` and
+    `reply`) when given, else written from the synthetic annotations' ground truth (`synthetic_cot`)."""
+    from timerft.inference import read_jsonl
+    from timerft.prompts import synthetic_cot, target_text
+
+    if cot_jsonl:
+        replies = {row["qid"]: row.get("reply") for row in read_jsonl(cot_jsonl)}
+    else:
+        replies = {qid: target_text(s, e, synthetic_cot(m, cot_scope))
+                   for qid, s, e, m in table[["qid", "start", "end", "meta"]].itertuples(index=False)}
+    return {qid: reply for qid, reply in replies.items() if reply is not None and "<think>" in reply}
+
+
+def cold_start_rows(table, replies: dict[str, str], samples: int, seed: int) -> list[str]:
+    """The qids the cold start trains on: `samples` rows of `table` with a reply, in a seeded order."""
+    chosen = table[table["qid"].isin(replies)].sample(frac=1.0, random_state=seed)
+    return chosen["qid"].head(samples).tolist()
+
+
 def supervised(model_dir: str | Path, out_dir: str | Path, store: SampleStore, target: Callable[[Sample], str],
-               template: str, params: dict, report_to: str = "none", callbacks: list | None = None) -> dict:
+               template: str, params: Training, report_to: str = "none", callbacks: list | None = None) -> dict:
     """Train on every sample of `store` (any sequence of Samples) to answer `target(sample)`; save an HF folder."""
     import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     model, processor = load_model(model_dir)
-    if params.get("fix_vit"):
+    if params.fix_vit:
         freeze_vision_but_merger(model)
 
     def collate(rows: list[dict]):
@@ -36,15 +57,14 @@ def supervised(model_dir: str | Path, out_dir: str | Path, store: SampleStore, t
 
     gpu = torch.cuda.is_available()
     args = SFTConfig(
-        output_dir=str(Path(out_dir) / "trainer"), per_device_train_batch_size=params["batch_size"],
-        num_train_epochs=params["epochs"], max_steps=params.get("max_steps") or -1,
-        learning_rate=params["learning_rate"], lr_scheduler_type=params.get("lr_scheduler", "cosine"),
-        warmup_steps=params.get("warmup_steps", 0), weight_decay=params.get("weight_decay", 0.0),
-        logging_steps=params.get("logging_steps", 10), save_strategy="no", report_to=report_to, seed=params["seed"],
-        bf16=gpu, gradient_checkpointing=gpu and params.get("gradient_checkpointing", False),
+        output_dir=str(Path(out_dir) / "trainer"), per_device_train_batch_size=params.batch_size,
+        num_train_epochs=params.epochs, max_steps=params.max_steps or -1, learning_rate=params.learning_rate,
+        lr_scheduler_type=params.lr_scheduler, warmup_steps=params.warmup_steps, weight_decay=params.weight_decay,
+        logging_steps=params.logging_steps, save_strategy="no", report_to=report_to, seed=params.seed,
+        bf16=gpu, gradient_checkpointing=gpu and params.gradient_checkpointing,
         dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False,
-        dataloader_num_workers=params.get("dataloader_num_workers", 0),
-        full_determinism=params.get("full_determinism", False), disable_tqdm=False,
+        dataloader_num_workers=params.dataloader_num_workers, full_determinism=params.full_determinism,
+        disable_tqdm=False,
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"index": list(range(len(store)))}),
                          data_collator=collate, processing_class=processor, callbacks=callbacks)
