@@ -208,7 +208,7 @@ def test_a_second_flow_run_waits_for_the_one_holding_the_workspace(workspace, sm
 def test_dask_runner_extracts_the_frames_before_the_frames_stage(workspace, smoke_run):
     pytest.importorskip("prefect_dask")  # the optional `dask` extra
     shutil.rmtree(workspace / "data/frames/cache")  # nothing decoded is left ...
-    set_params(workspace, {"frames.workers": 1})  # ... and the frames stage is out of date
+    set_params(workspace, {"frames.fps": 1.0})  # ... and the frames stage is out of date
     state = pipeline(targets=["frames"], retries=0, task_runner="dask", workspace=str(workspace), return_state=True)
     assert state.is_completed(), state.message
     report = json.loads((workspace / "data/frames/report.json").read_text())

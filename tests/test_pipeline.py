@@ -92,10 +92,11 @@ def test_a_forced_rerun_of_the_cold_start_leaves_the_rl_rounds_cached(workspace)
     assert "rl@round1" not in run(["dvc", "status"], workspace).stdout
 
 
-def test_a_rerun_of_frames_decodes_nothing_again(workspace):
-    set_params(workspace, {"frames.workers": 1})
-    out = run(["dvc", "repro"], workspace).stdout
-    assert "Stage 'prepare' didn't change" in out and "Running stage 'frames'" in out
+def test_an_execution_knob_invalidates_nothing_and_a_forced_rerun_of_frames_decodes_nothing(workspace):
+    set_params(workspace, {"frames.workers": 1, "synth.workers": 1})  # how stages run, not what they compute
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], workspace).stdout
+    out = run(["dvc", "repro", "--force", "--single-item", "frames"], workspace).stdout
+    assert "Running stage 'frames'" in out
     frames = json.loads((workspace / "data/frames/report.json").read_text())
     assert frames["videos_decoded"] == 0 and frames["videos_cached"] > 0
 
@@ -129,6 +130,26 @@ def test_a_failing_gate_fails_the_stage_with_counts(workspace):
     done = run(["dvc", "repro", "prepare"], workspace, check=False)
     assert done.returncode != 0
     assert "GATE FAILED: 3 of" in done.stdout + done.stderr
+
+
+def test_an_empty_split_or_training_set_stops_the_stage_naming_the_param(workspace, tmp_path):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    params = (workspace / "params.yaml").read_text()
+    (workspace / "params.yaml").write_text(params.replace("split: pool", "split: train"))  # a split no row has
+    try:
+        score = subprocess.run([sys.executable, "stages/score.py", "--clean", "data/prepared/clean.parquet",
+                                "--frames", "data/frames", "--model", "models/base", "--out", str(tmp_path / "s")],
+                               cwd=workspace, env=env, capture_output=True, text=True)
+    finally:
+        (workspace / "params.yaml").write_text(params)
+    assert score.returncode == 1
+    assert "score: split 'train' has no rows" in score.stderr and "set score.split" in score.stderr
+    pd.DataFrame({"qid": ["no-such-row"]}).to_parquet(tmp_path / "empty.parquet")
+    rl = subprocess.run([sys.executable, "stages/rl.py", "--round", "round2", "--init", "models/rl/round1", "--train",
+                         str(tmp_path / "empty.parquet"), "--clean", "data/prepared/clean.parquet", "--frames",
+                         "data/frames", "--model-out", str(tmp_path / "m"), "--out", str(tmp_path / "o")],
+                        cwd=workspace, env=env, capture_output=True, text=True)
+    assert rl.returncode == 1 and "nothing to train on" in rl.stderr and "rl.refilter" in rl.stderr
 
 
 def test_no_stage_script_shadows_a_standard_library_module():
