@@ -11,7 +11,7 @@ import pandas as pd
 
 from timerft.evaluation import asked_modes, duration_prior, evaluate, prior_predictions, scored
 from timerft.inference import asking, predict, write_jsonl
-from timerft.model import ControlStore, EmptySplitError, SampleStore, control_partners, load_model
+from timerft.model import ControlStore, SampleStore, control_partners, load_model
 from timerft.params import stage_params
 from timerft.plots import control_bars, iou_histogram, metric_bars
 
@@ -27,10 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     every = stage_params()
     params, inference = every.evaluate, every.inference
-    try:
-        store = SampleStore.from_stage_outputs(args.clean, args.frames, params.split, "evaluate.split")
-    except EmptySplitError as error:
-        raise SystemExit(f"evaluate: {error}") from None
+    store = SampleStore.for_stage("evaluate", args.clean, args.frames, params.split)
     out = Path(args.out)
     (out / "predictions").mkdir(parents=True, exist_ok=True)
     checkpoints = {Path(folder).name: (Path(folder), Path(folder).name) for folder in args.models}

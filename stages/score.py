@@ -7,7 +7,7 @@ from pathlib import Path
 
 from timerft.evaluation import scored
 from timerft.inference import asking, predict, write_jsonl
-from timerft.model import EmptySplitError, SampleStore, load_model
+from timerft.model import SampleStore, load_model
 from timerft.params import stage_params
 
 
@@ -20,10 +20,7 @@ def main() -> None:
     args = parser.parse_args()
     every = stage_params()
     params, inference = every.score, every.inference
-    try:
-        store = SampleStore.from_stage_outputs(args.clean, args.frames, params.split, "score.split")
-    except EmptySplitError as error:
-        raise SystemExit(f"score: {error}") from None
+    store = SampleStore.for_stage("score", args.clean, args.frames, params.split)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if params.use_existing_difficulty:

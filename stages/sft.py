@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from timerft.model import EmptySplitError, SampleStore
+from timerft.model import SampleStore
 from timerft.params import stage_params
 from timerft.tracking import report_to
 from timerft.training import cold_start_replies, cold_start_rows, supervised
@@ -24,10 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     every = stage_params()
     params = every.sft
-    try:
-        store = SampleStore.from_stage_outputs(args.clean, args.frames, params.split, "sft.split")
-    except EmptySplitError as error:
-        raise SystemExit(f"sft: {error}") from None
+    store = SampleStore.for_stage("sft", args.clean, args.frames, params.split)
     replies = cold_start_replies(store.table, params.cot_jsonl, params.cot_scope)
     rows, store = len(store), store.subset(cold_start_rows(store.table, replies, params.samples, params.seed))
     if len(store) == 0 and params.cot_jsonl:
@@ -39,7 +36,7 @@ def main() -> None:
                          "from SynthTVG; for real data set sft.cot_jsonl")
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
-    result = supervised(args.model, out, store, lambda s: replies[s.qid], every.prompts.cot, params.training(),
+    result = supervised(args.model, out, store, lambda s: replies[s.qid], every.prompts.cot, params,
                         report_to("sft", every.tracking))
     shutil.rmtree(out / "trainer", ignore_errors=True)
     # wall-clock figures stay out of the cached folder: they would change its hash, and so re-run every RL round,

@@ -247,31 +247,22 @@ def parameter_counts(model_or_config) -> dict[str, int]:
 
 def build_processor(texts: Iterable[str] | None = None, vocab_size: int = 1000, pixels: dict | None = None,
                     family: str = "qwen2_5_vl"):
-    """A Qwen2.5-VL (or Qwen3-VL) processor with the pipeline's own tokenizer (timerft.tiny), trained on `texts`."""
-    from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor, Qwen3VLProcessor
-    from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
-
-    from timerft.tiny import CHAT_TEMPLATE, train_tokenizer
+    """A Qwen2.5-VL (or Qwen3-VL) processor with the pipeline's own tokenizer (timerft.tiny), trained on `texts`,
+    with the family's published patch size (14 pixels; Qwen3-VL 16)."""
+    from timerft.tiny import build_processor as processor_for
+    from timerft.tiny import train_tokenizer
 
     family_config(family)
     tokenizer = train_tokenizer(list(texts or DEFAULT_TEXTS), vocab_size)
     pixels = pixels or PIXELS
-    if family == "qwen2_5_vl":
-        return Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(**pixels),
-                                   video_processor=Qwen2VLVideoProcessor(**pixels), tokenizer=tokenizer,
-                                   chat_template=CHAT_TEMPLATE)
-    # Qwen3-VL's video budget is per video (t*h*w): max_pixels for each of up to max_frames frames, not capped per
-    # frame, since the frames stage has sized every frame already
-    video = Qwen3VLVideoProcessor(cap_pixels_per_frame=False, size={
-        "shortest_edge": pixels["min_pixels"], "longest_edge": pixels["max_pixels"] * Qwen3VLVideoProcessor.max_frames})
-    return Qwen3VLProcessor(image_processor=Qwen2VLImageProcessor(patch_size=16, **pixels), video_processor=video,
-                            tokenizer=tokenizer, chat_template=CHAT_TEMPLATE)
+    return processor_for(tokenizer, family, pixels["min_pixels"], pixels["max_pixels"],
+                         patch_size=14 if family == "qwen2_5_vl" else 16)
 
 
 def tokenizer_ids(tokenizer) -> dict[str, int]:
-    names = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
-    ids = dict(zip(["vision_start_token_id", "vision_end_token_id", "image_token_id", "video_token_id"],
-                   tokenizer.convert_tokens_to_ids(names)))
+    from timerft.tiny import special_token_ids
+
+    ids = special_token_ids(tokenizer)
     return {**ids, "bos_token_id": None, "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from timerft.params import Frames
+from timerft.video import probe
 
 PATCH = 28  # Qwen2.5-VL: 14-pixel patches merged 2x2
 
@@ -62,16 +63,6 @@ def frame_size(height: int, width: int, count: int, sampling: Sampling) -> tuple
     budget = max(min(sampling.max_pixels, sampling.total_pixels / count * sampling.frame_factor),
                  int(sampling.min_pixels * 1.05))
     return smart_resize(height, width, factor=PATCH, min_pixels=sampling.min_pixels, max_pixels=budget)
-
-
-def probe(path: Path) -> tuple[int, int, int, float]:
-    """(height, width, frames, seconds) from the container headers, without decoding."""
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        seconds = float(stream.duration * stream.time_base) if stream.duration else (container.duration or 0) / 1e6
-        return stream.codec_context.height, stream.codec_context.width, stream.frames, seconds
 
 
 def extract(path: str | Path, sampling: Sampling, start: float | None = None, end: float | None = None):

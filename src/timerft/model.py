@@ -72,6 +72,15 @@ class SampleStore:
                                   f"{Path(frames_dir) / 'failures.json'} for why their videos gave none")
         return store
 
+    @classmethod
+    def for_stage(cls, stage: str, clean: str | Path, frames_dir: str | Path, split: str) -> SampleStore:
+        """from_stage_outputs for a stage script whose params `<stage>.split` chose the split: an empty split stops
+        the stage with the error alone."""
+        try:
+            return cls.from_stage_outputs(clean, frames_dir, split, f"{stage}.split")
+        except EmptySplitError as error:
+            raise SystemExit(f"{stage}: {error}") from None
+
     def subset(self, qids) -> SampleStore:
         chosen = self.table[self.table["qid"].isin(set(qids))]
         return SampleStore(chosen, pd.DataFrame({"qid": list(self.keys), "frames": list(self.keys.values())}),

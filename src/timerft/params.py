@@ -137,7 +137,7 @@ class Select:
 
 @dataclass(frozen=True)
 class Training:
-    """What timerft.training.supervised needs: the cold start's knobs (`Sft.training`), or a pretraining phase's."""
+    """What timerft.training.supervised needs: the cold start's knobs (an Sft is one), or a pretraining phase's."""
     epochs: int
     max_steps: int | None
     batch_size: int
@@ -149,32 +149,15 @@ class Training:
     fix_vit: bool
     gradient_checkpointing: bool
     seed: int
-    dataloader_num_workers: int
-    full_determinism: bool
 
 
 @dataclass(frozen=True)
-class Sft:
+class Sft(Training):
     launcher: str  # execution only
     split: str
     samples: int
     cot_jsonl: str | None
     cot_scope: str
-    epochs: int
-    max_steps: int | None
-    batch_size: int
-    learning_rate: float
-    lr_scheduler: str
-    warmup_steps: int
-    weight_decay: float
-    logging_steps: int
-    fix_vit: bool
-    gradient_checkpointing: bool
-    seed: int
-
-    def training(self) -> Training:
-        knobs = {f.name: getattr(self, f.name) for f in fields(Training) if hasattr(self, f.name)}
-        return Training(**knobs, dataloader_num_workers=0, full_determinism=False)
 
 
 @dataclass(frozen=True)

@@ -100,9 +100,9 @@ def pretrain_base(params: Pretrain, synth: Synth, frames: Frames, tiny: Tiny, pr
         train = Training(epochs=1, max_steps=phase.max_steps, batch_size=params.batch_size,
                          learning_rate=phase.learning_rate, lr_scheduler=params.lr_scheduler,
                          warmup_steps=params.warmup_steps, weight_decay=0.0, logging_steps=10, fix_vit=False,
-                         gradient_checkpointing=False, seed=params.seed,
-                         dataloader_num_workers=params.dataloader_num_workers, full_determinism=True)
-        result = supervised(init, out, samples, lambda s: target_text(s.start, s.end), prompts.no_cot, train)
+                         gradient_checkpointing=False, seed=params.seed)
+        result = supervised(init, out, samples, lambda s: target_text(s.start, s.end), prompts.no_cot, train,
+                            dataloader_num_workers=params.dataloader_num_workers, full_determinism=True)
         shutil.rmtree(init)
         shutil.rmtree(out / "trainer", ignore_errors=True)
         (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of this run's arguments, not the model

@@ -42,6 +42,32 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
                                    chat_template=CHAT_TEMPLATE, padding_side="left")
 
 
+def special_token_ids(tokenizer) -> dict[str, int]:
+    """The vision placeholders' ids, as Qwen's model configs name them."""
+    names = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+    return dict(zip(["vision_start_token_id", "vision_end_token_id", "image_token_id", "video_token_id"],
+                    tokenizer.convert_tokens_to_ids(names)))
+
+
+def build_processor(tokenizer, family: str, min_pixels: int, max_pixels: int, patch_size: int):
+    """Qwen2.5-VL's or Qwen3-VL's processor around the pipeline's own tokenizer. The frames stage sizes every
+    frame already, so the video processors cap nothing per frame (Qwen3-VL's budget is per video: max_pixels for
+    each of up to its max_frames frames)."""
+    import transformers
+    from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
+
+    pixels = {"min_pixels": min_pixels, "max_pixels": max_pixels}
+    image = transformers.Qwen2VLImageProcessor(patch_size=patch_size, **pixels)
+    if family == "qwen2_5_vl":
+        video = transformers.Qwen2VLVideoProcessor(patch_size=patch_size, cap_pixels_per_frame=False, **pixels)
+        return transformers.Qwen2_5_VLProcessor(image_processor=image, video_processor=video, tokenizer=tokenizer,
+                                                chat_template=CHAT_TEMPLATE)
+    video = Qwen3VLVideoProcessor(patch_size=patch_size, cap_pixels_per_frame=False, size={
+        "shortest_edge": min_pixels, "longest_edge": max_pixels * Qwen3VLVideoProcessor.max_frames})
+    return transformers.Qwen3VLProcessor(image_processor=image, video_processor=video, tokenizer=tokenizer,
+                                         chat_template=CHAT_TEMPLATE)
+
+
 def build_tiny(spec: Tiny, texts: Iterable[str], out_dir: str | Path, seed: int = 0) -> Path:
     """Build and save the tiny model, tokenizer and processor; `spec` is params.yaml's model.tiny.
 
@@ -55,10 +81,7 @@ def build_tiny(spec: Tiny, texts: Iterable[str], out_dir: str | Path, seed: int 
     if arch not in ("qwen2_5_vl", "qwen3_vl"):
         raise ValueError(f"model.tiny.arch is {arch!r}; use qwen2_5_vl or qwen3_vl")
     tokenizer = train_tokenizer(texts, spec.vocab_size)
-    pixels = {"min_pixels": spec.min_pixels, "max_pixels": spec.max_pixels}
-    special = dict(zip(["image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id"],
-                       tokenizer.convert_tokens_to_ids(["<|image_pad|>", "<|video_pad|>", "<|vision_start|>",
-                                                        "<|vision_end|>"])))
+    special = special_token_ids(tokenizer)
     text, vision = dict(spec.text), dict(spec.vision)
     rope_theta = float(text.pop("rope_theta", 10000.0))
     head_dim = text["hidden_size"] // text["num_attention_heads"]
@@ -69,10 +92,10 @@ def build_tiny(spec: Tiny, texts: Iterable[str], out_dir: str | Path, seed: int 
     rope = {"rope_type": "default", "rope_theta": rope_theta, "mrope_section": mrope}
     text_config = {**text, "vocab_size": len(tokenizer), "max_position_embeddings": 8192, "bos_token_id": None,
                    "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
-    image_processor = transformers.Qwen2VLImageProcessor(**pixels)
+    # 14-pixel patches in both families: the frames stage's 28-pixel multiples pass unresized
+    processor = build_processor(tokenizer, arch, spec.min_pixels, spec.max_pixels, patch_size=14)
     if arch == "qwen2_5_vl":
-        video_processor = transformers.Qwen2VLVideoProcessor(**pixels, cap_pixels_per_frame=False)  # frames come sized
-        processor_class, model_class = transformers.Qwen2_5_VLProcessor, transformers.Qwen2_5_VLForConditionalGeneration
+        model_class = transformers.Qwen2_5_VLForConditionalGeneration
         config = transformers.Qwen2_5_VLConfig(
             text_config={**text_config, "rope_parameters": rope},
             vision_config={**vision, "out_hidden_size": text["hidden_size"],
@@ -80,20 +103,13 @@ def build_tiny(spec: Tiny, texts: Iterable[str], out_dir: str | Path, seed: int 
                            "fullatt_block_indexes": [vision["depth"] - 1]},
             tie_word_embeddings=True, **special)
     else:
-        from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
-
-        # Qwen3-VL's budget is per video: the frames stage has sized every frame already
-        video_processor = Qwen3VLVideoProcessor(patch_size=14, cap_pixels_per_frame=False, size={
-            "shortest_edge": spec.min_pixels, "longest_edge": spec.max_pixels * 768})
-        processor_class, model_class = transformers.Qwen3VLProcessor, transformers.Qwen3VLForConditionalGeneration
+        model_class = transformers.Qwen3VLForConditionalGeneration
         config = transformers.Qwen3VLConfig(
             text_config={**text_config, "head_dim": head_dim, "rope_parameters": {**rope, "mrope_interleaved": True}},
             vision_config={**vision, "out_hidden_size": text["hidden_size"], "patch_size": 14,
                            "num_position_embeddings": vision.get("num_position_embeddings", 256),
                            "deepstack_visual_indexes": []},
             tie_word_embeddings=True, **special)
-    processor = processor_class(image_processor=image_processor, video_processor=video_processor,
-                                tokenizer=tokenizer, chat_template=CHAT_TEMPLATE)
     torch.manual_seed(seed)
     model = model_class(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id

@@ -41,7 +41,8 @@ def cold_start_rows(table, replies: dict[str, str], samples: int, seed: int) -> 
 
 
 def supervised(model_dir: str | Path, out_dir: str | Path, store: SampleStore, target: Callable[[Sample], str],
-               template: str, params: Training, report_to: str = "none", callbacks: list | None = None) -> dict:
+               template: str, params: Training, report_to: str = "none", callbacks: list | None = None,
+               dataloader_num_workers: int = 0, full_determinism: bool = False) -> dict:
     """Train on every sample of `store` (any sequence of Samples) to answer `target(sample)`; save an HF folder."""
     import torch
     from datasets import Dataset
@@ -63,7 +64,7 @@ def supervised(model_dir: str | Path, out_dir: str | Path, store: SampleStore, t
         logging_steps=params.logging_steps, save_strategy="no", report_to=report_to, seed=params.seed,
         bf16=gpu, gradient_checkpointing=gpu and params.gradient_checkpointing,
         dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False,
-        dataloader_num_workers=params.dataloader_num_workers, full_determinism=params.full_determinism,
+        dataloader_num_workers=dataloader_num_workers, full_determinism=full_determinism,
         disable_tqdm=False,
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"index": list(range(len(store)))}),
