@@ -18,16 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, however this file is loaded
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
-from dvcflow import REPO, StageFailed, dvc_command, run_logged, tail, workspace_lock
+from timerft.orchestration.dvcflow import StageFailed, dvc_command, run_logged, tail, workspace_lock
+
+REPO = Path(__file__).resolve().parents[1]  # the default workspace: the project this file belongs to
 
 MAX_DEPTH = 3  # metric leaves at most this deep: headline numbers; per-category breakdowns stay in `dvc exp show`
 

@@ -16,18 +16,25 @@ stage publishes a markdown artifact and fails the flow with a message that names
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, however this file is loaded
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import task_run
 
-from dvcflow import REPO, StageFailed, dvc_command, orchestration_params, plan, run_logged, tail, workspace_lock
-from reports import publish_failure, publish_stage
+from timerft.orchestration.dvcflow import (
+    StageFailed,
+    dvc_command,
+    orchestration_params,
+    plan,
+    run_logged,
+    tail,
+    workspace_lock,
+)
+from timerft.orchestration.reports import publish_failure, publish_stage
+
+REPO = Path(__file__).resolve().parents[1]  # the default workspace: the project this file belongs to
 
 
 @task
@@ -80,7 +87,7 @@ def pipeline(targets: list[str] | None = None, retries: int | None = None, retry
         logger.info("DVC plan: %s", " -> ".join(step["stage"] for step in steps))
         for step in steps:
             if step["stage"] == "frames" and runner == "dask":
-                from scale import prewarm_frames  # optional: needs the `dask` extra
+                from timerft.orchestration.scale import prewarm_frames  # optional: needs the `dask` extra
 
                 prewarm_frames(workspace, config.dask)
             stage_task = run_stage.with_options(name=f"stage-{step['stage']}", task_run_name=step["stage"],

@@ -8,10 +8,6 @@ pointing at a running `prefect server start`; stop with Ctrl-C (the schedule is 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from prefect import serve
 from prefect.schedules import Cron

@@ -23,10 +23,10 @@ from prefect.client.orchestration import get_client  # noqa: E402
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
-import reports  # noqa: E402
-from dvcflow import StageFailed, plan  # noqa: E402
 from experiments import experiments  # noqa: E402
 from pipeline import pipeline  # noqa: E402
+from timerft.orchestration import reports  # noqa: E402
+from timerft.orchestration.dvcflow import StageFailed, plan  # noqa: E402
 
 EXTRA_STAGES = {
     "flaky": {"cmd": "python flaky.py"},  # fails on its first call only

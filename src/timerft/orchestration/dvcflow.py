@@ -17,7 +17,6 @@ import sys
 import threading
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 TAIL_LINES = 40
 
 
