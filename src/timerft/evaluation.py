@@ -6,7 +6,7 @@ Layout of the result (also what `timerft evaluate --out` writes):
      "by_category": {category: {...same keys...}}, "by_source": {source: {...}}}
 `distinct_answers` counts the different spans predicted: a model that answers every query alike (a collapse to
 the benchmark's most rewarding constant span) shows as 1, whatever its mIoU.
-A prediction row holds `qid` and either `start`/`end` or `text` (parsed as METHOD.md says).
+A prediction row holds `qid` and either `start`/`end` or `text` (parsed as docs/method.md says).
 """
 
 from __future__ import annotations

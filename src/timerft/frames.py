@@ -1,6 +1,6 @@
 """Frame extraction with decord at Qwen2.5-VL's sampling rules, cached by (video content, sampling params).
 
-Rules (METHOD.md): sample at `fps`; the frame count is a multiple of 2 within [min_frames, max_frames]
+Rules (docs/method.md): sample at `fps`; the frame count is a multiple of 2 within [min_frames, max_frames]
 and never more than the frames there are; frames are spread evenly over the window; each frame is
 resized to multiples of 28 within a per-frame pixel budget derived from the total budget. Every
 frame's timestamp comes from the file's own timing (decord's frame pts), never from an assumed fps.

@@ -1,4 +1,4 @@
-"""Temporal grounding arithmetic (METHOD.md): answer parsing, IoU, tIoU, and the R1@m / mIoU metrics."""
+"""Temporal grounding arithmetic (docs/method.md): answer parsing, IoU, tIoU, and the R1@m / mIoU metrics."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ from timerft.training import freeze_vision_but_merger
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
-    """(r - mean_g) / (std_g + 1e-4) within each prompt's group of completions (METHOD.md)."""
+    """(r - mean_g) / (std_g + 1e-4) within each prompt's group of completions (docs/method.md)."""
     groups = rewards.view(-1, group_size)
     advantages = (groups - groups.mean(1, keepdim=True)) / (groups.std(1, keepdim=True) + 1e-4)
     # a group of equal rewards has no signal; without this, the mean's rounding error / 1e-4 would be one

@@ -1,4 +1,4 @@
-"""GRPO rewards (METHOD.md), as a registry: each takes the completions and their samples, returns one float each.
+"""GRPO rewards (docs/method.md), as a registry: each takes the completions and their samples, returns one float each.
 
 Weights live in params.yaml (`rl.rewards`); Time-R1 sums tIoU and format unweighted.
 """

@@ -1,4 +1,4 @@
-"""TempSamp-R1 (METHOD.md): off-policy ground-truth guidance, the soft advantage, hybrid CoT prompts.
+"""TempSamp-R1 (docs/method.md): off-policy ground-truth guidance, the soft advantage, hybrid CoT prompts.
 
 Each piece is switched by its own key of params `rl.tempsamp`; all off is plain Time-R1 GRPO.
 """
