@@ -75,10 +75,10 @@ def main() -> None:
     try:
         table["video"] = [str(Path(v).resolve()) for v in videos]
         start = time.perf_counter()
-        index, _ = extract_table(table, "/", sampling, cache, workers=1)
+        index, _ = extract_table(table, "/", sampling, cache, 0.5, workers=1)
         cold = time.perf_counter() - start
         start = time.perf_counter()
-        index, _ = extract_table(table, "/", sampling, cache, workers=1)
+        index, _ = extract_table(table, "/", sampling, cache, 0.5, workers=1)
         frames = sum(len(read_entry(cache, key)[0]) for key in index["frames"])
         warm = time.perf_counter() - start
     finally:

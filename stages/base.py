@@ -1,8 +1,13 @@
-"""DVC stage `base`: the starting model. Embedded default (`model.name: tiny`): the tiny Qwen3-VL that
-`timerft pretrain-base` trained once and the repository ships (params `pretrain.out`), as a real run starts from a
-published checkpoint. Real runs: a pointer to the named checkpoint."""
+"""DVC stage `base`: the starting model, from the local HF folder `model.name` (a DVC dependency, so editing its
+files re-runs the stage). Embedded default: `assets/tiny-base`, the tiny Qwen3-VL that `timerft pretrain-base`
+trained once and the repository ships, as a real run starts from a published checkpoint.
+
+A small folder is copied, so `models/base` is a complete HF folder; a large one (real weights) is named by a
+pointer (`checkpoint.json`) that also holds each file's sha256, so a changed checkpoint changes `models/base` and
+re-runs what depends on it, without a second copy of the weights in DVC's cache."""
 
 import argparse
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -10,24 +15,35 @@ from pathlib import Path
 from timerft.model import POINTER
 from timerft.params import stage_params
 
+COPY_UP_TO_BYTES = 256 * 2**20
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
+    return {str(path.relative_to(folder)): hashlib.file_digest(path.open("rb"), "sha256").hexdigest()
+            for path in files}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", required=True, help="model folder to write")
     args = parser.parse_args()
-    params = stage_params()
-    name, shipped = params.model.name, Path(params.pretrain.out)
-    out = Path(args.out)
+    name = stage_params().model.name
+    folder, out = Path(name), Path(args.out)
+    if not (folder / "config.json").is_file():
+        raise SystemExit(f"base: model.name is {name!r}, which is no HF model folder (no config.json there): "
+                         "download the checkpoint into a folder first (e.g. `hf download Qwen/Qwen2.5-VL-7B-Instruct "
+                         "--local-dir models/qwen2.5-vl-7b`) and name that folder; for the embedded default run "
+                         "`timerft pretrain-base`")
     shutil.rmtree(out, ignore_errors=True)
-    if name != "tiny":
-        out.mkdir(parents=True)
-        (out / POINTER).write_text(json.dumps({"checkpoint": name}) + "\n")
-        print(f"base: {name}")
+    if sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) <= COPY_UP_TO_BYTES:
+        shutil.copytree(folder, out)
+        print(f"base: {folder} (copied)")
         return
-    if not (shipped / "model.safetensors").is_file():
-        raise SystemExit(f"base: no tiny base model in {shipped}: run `timerft pretrain-base` (params `pretrain`)")
-    shutil.copytree(shipped, out)
-    print(f"base: the shipped tiny base model {shipped}")
+    out.mkdir(parents=True)
+    pointer = {"checkpoint": str(folder.resolve()), "sha256": fingerprint(folder)}
+    (out / POINTER).write_text(json.dumps(pointer, indent=1) + "\n")
+    print(f"base: {folder} (pointer, {len(pointer['sha256'])} files fingerprinted)")
 
 
 if __name__ == "__main__":

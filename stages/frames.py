@@ -19,7 +19,8 @@ def main() -> None:
     out = Path(args.out)
     table = pd.read_parquet(args.annotations)
     sampling = Sampling.from_params(params.frames)
-    index, failures = extract_table(table, params.prepare.video_root, sampling, out / "cache", params.frames.workers)
+    index, failures = extract_table(table, params.prepare.video_root, sampling, out / "cache",
+                                     params.frames.clip_tolerance_s, params.frames.workers)
     index.to_parquet(out / "index.parquet", index=False)
     (out / "failures.json").write_text(json.dumps(failures, indent=1) + "\n")
     status = index.drop_duplicates("frames")["status"].value_counts()

@@ -12,6 +12,7 @@ from timerft.params import stage_params
 from timerft.tracking import report_to
 from timerft.training import cold_start_replies, cold_start_rows, supervised
 
+COT_DIR = "data/cot"  # a dependency of the stage in dvc.yaml
 TIMINGS = ("train_runtime", "train_samples_per_second", "train_steps_per_second")
 
 
@@ -25,6 +26,9 @@ def main() -> None:
     every = stage_params()
     params = every.sft
     store = SampleStore.for_stage("sft", args.clean, args.frames, params.split)
+    if params.cot_jsonl and Path(COT_DIR).resolve() not in Path(params.cot_jsonl).resolve().parents:
+        raise SystemExit(f"sft: sft.cot_jsonl is {params.cot_jsonl}: put the file in {COT_DIR}/, which this stage "
+                         "depends on, so that DVC re-runs it when the replies change")
     replies = cold_start_replies(store.table, params.cot_jsonl, params.cot_scope)
     rows, store = len(store), store.subset(cold_start_rows(store.table, replies, params.samples, params.seed))
     if len(store) == 0 and params.cot_jsonl:

@@ -79,7 +79,7 @@ def set_params(workspace: Path, overrides: dict) -> None:
 
 def scratch_project(workspace: Path) -> Path:
     """A copy of the project's code and pipeline in WORKSPACE, on the smoke profile, as a Git + DVC repository."""
-    for name in ("src", "stages", "assets"):
+    for name in ("src", "stages", "assets", "data/cot"):
         shutil.copytree(REPO / name, workspace / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy(REPO / name, workspace / name)

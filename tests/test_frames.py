@@ -7,7 +7,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from timerft.frames import Sampling, VideoError, extract, extract_table, frame_count, frame_size, read_entry
+from timerft.frames import (
+    Sampling,
+    VideoError,
+    extract,
+    extract_table,
+    frame_count,
+    frame_size,
+    read_entry,
+    window_mode,
+)
 from timerft.synth import Event, Obj, Scene, write_video
 
 PAPER = Sampling()
@@ -72,6 +81,34 @@ def test_window_outside_the_video_is_an_error(videos):
         extract(videos / "good.mp4", PAPER, start=50.0, end=60.0)
 
 
+@pytest.mark.parametrize(("seconds", "start", "end", "mode"), [
+    (12.0, 4.0, 9.0, "seek"),  # a long source holds the window
+    (12.0, 4.0, 12.3, "seek"),  # ends past the file by less than the tolerance (rounding)
+    (5.0, 4.0, 9.0, "whole"),  # the file is the window, cut already (TimeRFT's pre-cut clips)
+    (12.0, None, None, "whole"),
+])
+def test_a_clip_window_is_sought_or_the_pre_cut_file_taken_whole(seconds, start, end, mode):
+    assert window_mode(seconds, start, end, 0.5) == mode
+
+
+def test_a_window_that_fits_neither_way_is_an_error():
+    with pytest.raises(VideoError, match="fits neither inside the file"):
+        window_mode(7.0, 4.0, 9.0, 0.5)  # 7 s: too short to hold it, too long to be it
+
+
+def test_clip_rows_get_clip_relative_times_whether_sought_or_pre_cut(videos, tmp_path):
+    # good.mp4 is 12 s: once a 4-9 s window of it, once a pre-cut 4-16 s clip of a longer source
+    rows = pd.DataFrame([{"qid": "sought", "video": "good.mp4", "clip_start": 4.0, "clip_end": 9.0},
+                         {"qid": "precut", "video": "good.mp4", "clip_start": 4.0, "clip_end": 16.0},
+                         {"qid": "broken", "video": "good.mp4", "clip_start": 14.0, "clip_end": 30.0}])
+    index, failures = extract_table(rows, videos, PAPER, tmp_path, 0.5)
+    assert dict(zip(index["qid"], index["window"])) == {"sought": "seek", "precut": "whole"}
+    times = {qid: read_entry(tmp_path, key)[1] for qid, key in zip(index["qid"], index["frames"])}
+    assert times["sought"][0] == pytest.approx(0.0, abs=0.1) and times["sought"][-1] < 5.0
+    assert times["precut"][0] == 0.0 and times["precut"][-1] == pytest.approx(11.9)
+    assert [f["qids"] for f in failures] == [["broken"]] and "fits neither" in failures[0]["reason"]
+
+
 @pytest.mark.parametrize("name", ["corrupt.mp4", "empty.mp4", "missing.mp4"])
 def test_bad_videos_raise_video_error(videos, name):
     with pytest.raises(VideoError):
@@ -85,7 +122,7 @@ def table(*videos):
 
 def test_failures_are_reported_and_excluded_not_fatal(videos, tmp_path):
     names = ["good.mp4", "good.mp4", "truncated.mp4", "corrupt.mp4", "empty.mp4", "missing.mp4", "other.mp4"]
-    index, failures = extract_table(table(*names), videos, PAPER, tmp_path / "cache", workers=2)
+    index, failures = extract_table(table(*names), videos, PAPER, tmp_path / "cache", 0.5, workers=2)
     assert set(index["qid"]) >= {"q0", "q1", "q6"}
     failed = {f["video"]: f for f in failures}
     assert {"corrupt.mp4", "empty.mp4", "missing.mp4"} <= set(failed)
@@ -99,13 +136,13 @@ def test_failures_are_reported_and_excluded_not_fatal(videos, tmp_path):
 
 def test_cache_is_hit_on_a_rerun_and_missed_when_sampling_changes(videos, tmp_path):
     cache = tmp_path / "cache"
-    first, _ = extract_table(table("good.mp4", "other.mp4"), videos, PAPER, cache)
+    first, _ = extract_table(table("good.mp4", "other.mp4"), videos, PAPER, cache, 0.5)
     assert set(first["status"]) == {"decoded"}
     stamps = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npy")}
-    again, _ = extract_table(table("good.mp4", "other.mp4"), videos, PAPER, cache)
+    again, _ = extract_table(table("good.mp4", "other.mp4"), videos, PAPER, cache, 0.5)
     assert set(again["status"]) == {"cached"}
     assert {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npy")} == stamps
-    changed, _ = extract_table(table("good.mp4"), videos, Sampling(fps=1.0), cache)
+    changed, _ = extract_table(table("good.mp4"), videos, Sampling(fps=1.0), cache, 0.5)
     assert set(changed["status"]) == {"decoded"}
     assert {p.name.split(".")[0] for p in cache.glob("*.npy")} == set(changed["frames"])  # unused entries pruned
     frames, timestamps = read_entry(cache, changed["frames"][0])

@@ -93,10 +93,10 @@ def test_fix_vit_freezes_the_vision_tower_but_the_merger(tiny):
     assert any("language_model" in n for n in trainable)
 
 
-def test_sample_store_makes_clip_times_relative(tmp_path):
+def test_sample_store_serves_the_cached_times_and_counts_rows_without_frames(tmp_path):
     from timerft.frames import write_entry
 
-    write_entry(tmp_path, "k", np.zeros((2, 28, 28, 3), np.uint8), np.array([40.0, 41.0]))
+    write_entry(tmp_path, "k", np.zeros((2, 28, 28, 3), np.uint8), np.array([0.5, 1.5]))  # clip-relative already
     table = pd.DataFrame([{"qid": "a", "query": "q", "duration": 10.0, "start": 1.0, "end": 2.0,
                            "clip_start": 39.5, "clip_end": 49.5, "meta": None},
                           {"qid": "b", "query": "q", "duration": 10.0, "start": 1.0, "end": 2.0,

@@ -334,6 +334,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--layers", type=int, default=None, help="shrink: LLM layers")
     parser.add_argument("--vision-depth", type=int, default=None, help="shrink: vision blocks")
     parser.add_argument("--width-divisor", type=int, default=1, help="shrink: divide heads and MLP widths")
+    parser.add_argument("--vocab-size", type=int, default=None,
+                        help="shrink: the embedding's rows (default the published 151936; at least the tokenizer's)")
     parser.add_argument("--texts", default=None, help="a text file (one text a line) to train the tokenizer on")
     args = parser.parse_args(argv)
     if args.print_overrides:
@@ -347,7 +349,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--size {size} is not a {args.family} size: {', '.join(sorted(sizes))}")
     texts = Path(args.texts).read_text(encoding="utf-8").splitlines() if args.texts else None
     out = build_arch(size, args.out, family=args.family, device=args.device, dtype=args.dtype, texts=texts,
-                     layers=args.layers, vision_depth=args.vision_depth, width_divisor=args.width_divisor)
+                     layers=args.layers, vision_depth=args.vision_depth, width_divisor=args.width_divisor,
+                     vocab_size=args.vocab_size)
     name = {"qwen2_5_vl": "Qwen2.5-VL", "qwen3_vl": "Qwen3-VL"}[args.family]
     print(f"saved a random-init {name}-{size.upper()} in {out}")
 

@@ -122,6 +122,30 @@ def _evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cot_template(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from timerft.inference import write_jsonl
+    from timerft.training import reply_template
+
+    split = args.split or _project(args).sft.split
+    if not Path(args.clean).is_file():
+        print(f"timerft cot-template: error: no {args.clean}: run `dvc repro prepare` first", file=sys.stderr)
+        return EXIT_UNREADABLE
+    table = pd.read_parquet(args.clean)
+    rows = reply_template(table[table["split"] == split])
+    if not rows:
+        print(f"timerft cot-template: error: split {split!r} has no rows in {args.clean} (its splits: "
+              f"{sorted(table['split'].unique())}); pass --split or set sft.split", file=sys.stderr)
+        return EXIT_UNREADABLE
+    write_jsonl(rows, args.out)
+    print(f"{len(rows)} rows of split {split!r} -> {args.out}: fill in each `reply`, then set "
+          f"sft.cot_jsonl: {args.out}")
+    return EXIT_OK
+
+
 def _predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -264,6 +288,19 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--start-phase", type=int, default=1, metavar="N",
                           help="continue an interrupted run at phase N from the earlier phases' model in the output")
     pretrain.set_defaults(handler=_pretrain_base)
+
+    template = commands.add_parser(
+        "cot-template", help="write the cold start's training queries as a jsonl to fill in with CoT replies",
+        description="Write one row per query of the cold start's split (qid, video, query, start, end, reply: '') "
+        "from the prepare stage's clean table. Fill in each reply as <think>...</think><answer>S to E</answer>, "
+        "keep the file in data/cot/ (a dependency of the sft stage) and set sft.cot_jsonl to it.",
+        epilog="Example: timerft cot-template --out data/cot/replies.jsonl",
+    )
+    template.add_argument("--clean", default="data/prepared/clean.parquet", help="the prepare stage's clean table")
+    template.add_argument("--split", default=None, help="default: params sft.split")
+    template.add_argument("--out", default="data/cot/replies.jsonl", metavar="FILE.jsonl")
+    template.add_argument("--params", default="params.yaml", help=PARAMS_HELP)
+    template.set_defaults(handler=_cot_template)
 
     predict = commands.add_parser(
         "predict", help="answer one query on one video: the span, the reasoning, a frame strip",

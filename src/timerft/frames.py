@@ -119,7 +119,23 @@ def content_hash(path: str | Path) -> str:
 
 
 def cache_key(video_hash: str, sampling: Sampling, start: float | None, end: float | None) -> str:
-    return hashlib.blake2b(f"{video_hash}|{sampling.key()}|{start}|{end}".encode(), digest_size=16).hexdigest()
+    # a window's entry holds clip-relative times (`relative` keeps entries of the absolute-time days apart)
+    window = "None|None" if start is None else f"{start}|{end}|relative"
+    return hashlib.blake2b(f"{video_hash}|{sampling.key()}|{window}".encode(), digest_size=16).hexdigest()
+
+
+def window_mode(seconds: float, start: float | None, end: float | None, tolerance: float) -> str:
+    """How a row's clip window [start, end] of a file is read: `seek` when the file holds the window (a long source),
+    `whole` when there is no window or the file is the window already cut out (its length is the window's, within
+    `tolerance` seconds, and it is too short to hold the window). Neither: VideoError."""
+    if start is None or end is None:
+        return "whole"
+    if end <= seconds + tolerance:
+        return "seek"
+    if abs(seconds - (end - start)) <= tolerance:
+        return "whole"
+    raise VideoError(f"the clip window {start:.2f}-{end:.2f} s fits neither inside the file ({seconds:.2f} s) nor "
+                     "as the file itself (a pre-cut clip)")
 
 
 def save_npz(path: Path, frames: np.ndarray, timestamps: np.ndarray) -> None:
@@ -152,28 +168,34 @@ def video_windows(table) -> dict[tuple, list[str]]:
     return groups
 
 
-def extract_window(path: str, start: float | None, end: float | None, sampling: Sampling, out_dir: str) -> dict:
-    """One (video, window) into the cache: hash the file, reuse the cached frames or decode them. Never raises:
-    returns the cache key and `decoded` or `cached`, or `failed` with the reason."""
+def extract_window(path: str, start: float | None, end: float | None, sampling: Sampling, out_dir: str,
+                   tolerance: float) -> dict:
+    """One (video, window) into the cache, its times relative to the window's start (as the annotations are): hash
+    the file, reuse the cached frames or decode them. Never raises: returns the cache key, `decoded` or `cached`,
+    and the window's mode (`window_mode`), or `failed` with the reason."""
     try:
         if not Path(path).is_file():
             raise VideoError("missing file")
+        mode = window_mode(probe(path)[3] if start is not None else 0.0, start, end, tolerance)
+        if mode == "whole":
+            start = end = None
         key = cache_key(content_hash(path), sampling, start, end)
         if (Path(out_dir) / f"{key}.npy").is_file():
-            return {"file": key, "status": "cached"}
+            return {"file": key, "status": "cached", "window": mode}
         frames, timestamps = extract(path, sampling, start, end)
-        write_entry(Path(out_dir), key, frames, timestamps)
-        return {"file": key, "status": "decoded"}
+        write_entry(Path(out_dir), key, frames, timestamps - (start or 0.0))
+        return {"file": key, "status": "decoded", "window": mode}
     except (VideoError, OSError) as error:
         return {"file": None, "status": "failed", "reason": str(error)}
 
 
-def extract_table(table, video_root: str | Path, sampling: Sampling, out_dir: str | Path, workers: int = 1):
+def extract_table(table, video_root: str | Path, sampling: Sampling, out_dir: str | Path, tolerance: float,
+                  workers: int = 1):
     """Frames for every row of a canonical table, each (video, window) decoded once.
 
     Returns (index, failures): index has one row per qid that got frames (qid, frames: the cache key for
-    read_entry, status: decoded or cached); failures one row
-    per (video, window) that did not, with its reason and the qids it excludes. Cache entries no row uses
+    read_entry, status: decoded or cached, window: seek or whole, see `window_mode` and its `tolerance`); failures
+    one row per (video, window) that did not, with its reason and the qids it excludes. Cache entries no row uses
     any more are removed, so out_dir holds exactly what the table needs.
     """
     from concurrent.futures import ProcessPoolExecutor
@@ -184,7 +206,8 @@ def extract_table(table, video_root: str | Path, sampling: Sampling, out_dir: st
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     groups = video_windows(table)
-    jobs = [(str(Path(video_root) / video), start, end, sampling, str(out_dir)) for video, start, end in groups]
+    jobs = [(str(Path(video_root) / video), start, end, sampling, str(out_dir), tolerance)
+            for video, start, end in groups]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         results = list(tqdm(pool.map(extract_window, *zip(*jobs), chunksize=1) if jobs else [], total=len(jobs),
                             desc="frames", unit="video"))
@@ -194,24 +217,23 @@ def extract_table(table, video_root: str | Path, sampling: Sampling, out_dir: st
             failures.append({"video": video, "clip_start": start, "clip_end": end, "reason": result["reason"],
                              "qids": qids})
         else:
-            index += [{"qid": qid, "frames": result["file"], "status": result["status"]} for qid in qids]
+            index += [{"qid": qid, "frames": result["file"], "status": result["status"], "window": result["window"]}
+                      for qid in qids]
     used = {row["frames"] for row in index}
     for stale in out_dir.glob("*.npy"):
         if stale.name.split(".")[0] not in used:
             stale.unlink()
-    return pd.DataFrame(index, columns=["qid", "frames", "status"]), failures
+    return pd.DataFrame(index, columns=["qid", "frames", "status", "window"]), failures
 
 
 def frames_per_span(table, index, cache_dir: str | Path) -> dict[str, int]:
     """qid -> how many sampled frames fall inside its annotated span: a span that holds fewer than two asks the
     model for an event it may never see (the frames stage reports how many such rows there are)."""
-    import pandas as pd
 
     keys = dict(zip(index["qid"], index["frames"]))
     counts = {}
-    for qid, start, end, clip_start in table[["qid", "start", "end", "clip_start"]].itertuples(index=False):
+    for qid, start, end in table[["qid", "start", "end"]].itertuples(index=False):
         if qid in keys:
-            offset = clip_start if pd.notna(clip_start) else 0.0  # annotations are clip-relative
-            times = np.load(Path(cache_dir) / f"{keys[qid]}.times.npy") - offset
+            times = np.load(Path(cache_dir) / f"{keys[qid]}.times.npy")  # clip-relative, as the annotations
             counts[qid] = int(((times >= start) & (times <= end)).sum())
     return counts

@@ -49,8 +49,8 @@ class SampleStore:
     def __getitem__(self, i: int) -> Sample:
         row = self.table.iloc[i]
         frames, timestamps = read_entry(self.cache_dir, self.keys[row["qid"]])
-        offset = row["clip_start"] if pd.notna(row["clip_start"]) else 0.0  # annotations are clip-relative
-        return Sample(row["qid"], row["query"], frames, timestamps - offset, float(row["duration"]),
+        # the cache holds clip-relative times, as the annotations (timerft.frames.extract_window)
+        return Sample(row["qid"], row["query"], frames, timestamps, float(row["duration"]),
                       float(row["start"]), float(row["end"]), row.get("meta"))
 
     @classmethod

@@ -66,6 +66,7 @@ class Frames:
     min_pixels: int
     max_pixels: int
     total_pixels: int
+    clip_tolerance_s: float
     workers: int  # execution only
 
 

@@ -34,6 +34,12 @@ def cold_start_replies(table, cot_jsonl: str | None, cot_scope: str) -> dict[str
     return {qid: reply for qid, reply in replies.items() if reply is not None and "<think>" in reply}
 
 
+def reply_template(table) -> list[dict]:
+    """One row per query of `table` to write the cold start's reply into (`timerft cot-template`)."""
+    columns = ["qid", "video", "query", "start", "end"]
+    return [{**row, "reply": ""} for row in table[columns].to_dict("records")]
+
+
 def cold_start_rows(table, replies: dict[str, str], samples: int, seed: int) -> list[str]:
     """The qids the cold start trains on: `samples` rows of `table` with a reply, in a seeded order."""
     chosen = table[table["qid"].isin(replies)].sample(frac=1.0, random_state=seed)

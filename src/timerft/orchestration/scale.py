@@ -25,8 +25,8 @@ def decode_batch(jobs: list[tuple], cache: str) -> dict:
     from timerft.frames import extract_window
 
     counts = {"decoded": 0, "cached": 0, "failed": 0}
-    for path, start, end, sampling in jobs:
-        counts[extract_window(path, start, end, sampling, cache)["status"]] += 1
+    for path, start, end, sampling, tolerance in jobs:
+        counts[extract_window(path, start, end, sampling, cache, tolerance)["status"]] += 1
     return counts
 
 
@@ -42,7 +42,8 @@ def _prewarm(workspace: str, batches: int) -> dict:
     video_root = Path(workspace) / params.prepare.video_root
     table = pd.read_parquet(Path(workspace) / "data/prepared/clean.parquet")
     # the frames stage's own (video, window) groups, so it finds every one of them cached
-    jobs = [(str(video_root / video), start, end, sampling) for video, start, end in video_windows(table)]
+    jobs = [(str(video_root / video), start, end, sampling, params.frames.clip_tolerance_s)
+            for video, start, end in video_windows(table)]
     cache = str(Path(workspace) / "data/frames/cache")
     futures = decode_batch.map([jobs[i::batches] for i in range(batches)], cache=unmapped(cache))
     totals = {"decoded": 0, "cached": 0, "failed": 0}
