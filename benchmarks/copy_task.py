@@ -35,6 +35,8 @@ def copy_span(sample) -> tuple[float, float]:
     times = sample.timestamps
     centres = [(times[i] + times[i + 1]) / 2 for i in range(0, len(times) - 1, 2)]
     shows = [g for g in range(len(centres)) if any(sample.start <= t < sample.end for t in times[2 * g: 2 * g + 2])]
+    if not shows:  # the span falls between sampled frames: the group nearest its middle
+        shows = [int(np.argmin([abs(c - (sample.start + sample.end) / 2) for c in centres]))]
     after = min(shows[-1] + 1, len(centres) - 1)
     return round(centres[shows[0]], 1), round(centres[after], 1)
 
@@ -92,8 +94,9 @@ def main() -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        recent.append((per_token * mask).sum(0)[-14:].detach() / mask.sum(0)[-14:].clamp(min=1))
-        if step % 25 == 0:  # the answer's last 14 tokens: "AB.CD to EF.GH</answer><|im_end|>"-ish
+        # the reply's last 18 tokens: "<answer>AB.CD to EF.GH</answer><|im_end|>", one per digit
+        recent.append((per_token * mask).sum(0)[-18:].detach() / mask.sum(0)[-18:].clamp(min=1))
+        if step % 25 == 0:
             mean = torch.stack(recent[-25:]).mean(0)
             print(f"step {step} loss {loss.item():.3f} per position {' '.join(f'{v:.2f}' for v in mean)} "
                   f"{time.time() - began:.0f}s", flush=True)

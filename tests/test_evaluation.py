@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from timerft.evaluation import duration_prior, evaluate, prior_predictions
+from timerft.evaluation import asked_modes, duration_prior, evaluate, prior_predictions
 
 ANNOTATIONS = pd.DataFrame([
     {"qid": "a", "start": 0.0, "end": 10.0, "category": "Human Pose", "source": "charades"},
@@ -78,3 +78,10 @@ def test_control_pairs_every_query_with_another_video_fixed_by_the_seed():
     assert any(control_partners(videos, seed=s) != partners for s in range(1, 5))
     with pytest.raises(ValueError, match="two videos"):
         control_partners(["a", "a"])
+
+
+def test_each_checkpoint_is_asked_in_its_kinds_mode_or_both():
+    cot = {"base": False, "sft": True}
+    assert asked_modes("base", "base", cot, True, ()) == {"base": False}
+    assert asked_modes("rl/round1", "rl", cot, True, ()) == {"rl/round1": True}  # no entry: inference.cot
+    assert asked_modes("rl/round1", "rl", cot, False, ("rl",)) == {"rl/round1 (cot)": True, "rl/round1 (no cot)": False}

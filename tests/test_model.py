@@ -122,3 +122,19 @@ def test_an_empty_split_is_an_error_that_names_the_param_and_the_splits_there_ar
         SampleStore.from_stage_outputs(tmp_path / "clean.parquet", tmp_path, "pool", "score.split")
     with pytest.raises(EmptySplitError, match=r"none of the 1 rows of split 'test' has frames.*failures.json"):
         SampleStore.from_stage_outputs(tmp_path / "clean.parquet", tmp_path, "test", "evaluate.split")
+
+
+def test_the_cold_start_takes_replies_with_reasoning_from_the_file_and_a_seeded_subset(tmp_path):
+    from timerft.inference import write_jsonl
+    from timerft.training import cold_start_replies, cold_start_rows, reply_template
+
+    table = pd.DataFrame({"qid": ["a", "b", "c"], "video": "v.mp4", "query": "q", "start": [1.0, 2.0, 3.0],
+                          "end": [2.0, 3.0, 4.0], "meta": None})
+    rows = reply_template(table)
+    assert rows[0] == {"qid": "a", "video": "v.mp4", "query": "q", "start": 1.0, "end": 2.0, "reply": ""}
+    rows[0]["reply"], rows[1]["reply"] = "<think>x</think><answer>1.00 to 2.00</answer>", "<answer>2 to 3</answer>"
+    write_jsonl(rows, tmp_path / "replies.jsonl")
+    replies = cold_start_replies(table, str(tmp_path / "replies.jsonl"), "query")
+    assert list(replies) == ["a"]  # b has no reasoning, c no reply
+    assert cold_start_rows(table, {"a": "r", "b": "r", "c": "r"}, 2, 0) == cold_start_rows(
+        table, {"a": "r", "b": "r", "c": "r"}, 2, 0) and len(cold_start_rows(table, replies, 5, 0)) == 1

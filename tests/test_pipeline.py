@@ -119,6 +119,22 @@ def test_a_pipeline_killed_in_round_2_resumes_at_round_2(workspace):
     assert "Running stage 'rl@round2'" in out
 
 
+def test_a_clone_that_pulls_from_the_remote_reproduces_nothing_and_has_the_same_metrics(workspace, tmp_path):
+    # what a colleague, a GPU node or CI does with a shared DVC remote (here a local folder; S3 for a team)
+    run(["dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote")], workspace)
+    run(["git", "add", "-A"], workspace)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "pipeline"], workspace)
+    run(["dvc", "push"], workspace)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(workspace), str(clone)], tmp_path)
+    run(["dvc", "pull"], clone)
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
+    assert "Running stage" not in run(["dvc", "repro"], clone).stdout
+    assert (clone / "metrics/eval.json").read_text() == (workspace / "metrics/eval.json").read_text()
+    assert (clone / "models/rl/round2/model.safetensors").read_bytes() == \
+        (workspace / "models/rl/round2/model.safetensors").read_bytes()
+
+
 def test_a_failing_gate_fails_the_stage_with_counts(workspace):
     bad = [{"qid": f"b{i}", "video": "videos/none.mp4", "duration": 10.0, "start": 5.0, "end": 1.0,
             "query": "x", "source": "s", "split": "train"} for i in range(3)]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import PARAMS, TEMPLATE
-from timerft.grpo import completion_mask, group_advantages, token_logps
+from timerft.grpo import completion_mask, group_advantages, round_report, token_logps, write_curves
 from timerft.model import Sample
 from timerft.prompts import synthetic_cot, target_text
 from timerft.rewards import format_reward, iou_reward, score, tiou_reward
@@ -116,3 +116,15 @@ def test_the_scoring_pass_gives_the_log_probs_the_sampler_drew_from(tiny, sample
     with torch.no_grad():
         scored = token_logps(model, batch, out.sequences, mask, prompt_length)
     assert torch.allclose(scored, drawn, atol=1e-4)
+
+
+def test_a_rounds_curves_and_report_come_from_its_log(tmp_path):
+    log = [{"step": 1, "loss": 0.5, "reward": 1.0, "kl": 0.0, "iou": 0.1, "other": 3},
+           {"step": 2, "loss": 0.4, "reward": 2.0, "kl": 0.1, "iou": 0.2}, {"train_runtime": 9.0}]
+    write_curves(log, tmp_path / "curves.csv")
+    curves = pd.read_csv(tmp_path / "curves.csv")
+    assert curves["step"].tolist() == [1, 2] and curves["reward"].tolist() == [1.0, 2.0] and "other" not in curves
+    table = pd.DataFrame({"iou": [0.0, 0.5, 0.9]})
+    report = round_report("round1", log, {"rows_in": 3, "kept": 1}, table)
+    assert report == {"round": "round1", "rows_in": 3, "kept": 1, "steps": 2, "mean_reward": 1.5,
+                      "mean_iou": round(1.4 / 3, 4)}

@@ -22,8 +22,9 @@ CONTENT_COLUMNS = ["qid", "video", "duration", "start", "end", "query", "clip_st
 
 @dataclass(frozen=True)
 class GatePolicy:
-    end_tolerance_s: float = 1.5
-    max_quarantine_fraction: float = 0.05
+    """params prepare.end_tolerance_s and prepare.max_quarantine_fraction."""
+    end_tolerance_s: float
+    max_quarantine_fraction: float
 
 
 @dataclass
