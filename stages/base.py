@@ -19,9 +19,11 @@ COPY_UP_TO_BYTES = 256 * 2**20
 
 
 def fingerprint(folder: Path) -> dict[str, str]:
-    files = sorted(path for path in folder.rglob("*") if path.is_file())
-    return {str(path.relative_to(folder)): hashlib.file_digest(path.open("rb"), "sha256").hexdigest()
-            for path in files}
+    digests = {}
+    for path in sorted(path for path in folder.rglob("*") if path.is_file()):
+        with path.open("rb") as handle:
+            digests[str(path.relative_to(folder))] = hashlib.file_digest(handle, "sha256").hexdigest()
+    return digests
 
 
 def main() -> None:
@@ -41,7 +43,7 @@ def main() -> None:
         print(f"base: {folder} (copied)")
         return
     out.mkdir(parents=True)
-    pointer = {"checkpoint": str(folder.resolve()), "sha256": fingerprint(folder)}
+    pointer = {"checkpoint": name, "sha256": fingerprint(folder)}  # as params name it: the same on every machine
     (out / POINTER).write_text(json.dumps(pointer, indent=1) + "\n")
     print(f"base: {folder} (pointer, {len(pointer['sha256'])} files fingerprinted)")
 
