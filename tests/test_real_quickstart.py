@@ -16,13 +16,13 @@ pytestmark = pytest.mark.slow  # a whole dvc repro on a shrunk Qwen2.5-VL-3B: mi
 
 
 def real_format_files(root) -> None:
-    """Three videos named like Charades ids, and one annotation file per format around them."""
-    videos, durations = root / "videos", {}
+    """Three videos named like Charades ids and a pre-cut clip, all in one folder, and one annotation file per format
+    around them (the json formats name `./videos/<file>`, Charades-STA the bare `<id>.mp4`)."""
+    videos, durations = root, {}
     videos.mkdir(parents=True)
     for i, name in enumerate(["AB12C", "DE34F", "GH56I"]):
         scene = make_scene(SynthConfig(seed=11, duration_range=(10.0, 14.0)), "test", i)
         write_video(scene, videos / f"{name}.mp4")
-        (root / f"{name}.mp4").write_bytes((videos / f"{name}.mp4").read_bytes())  # Charades-STA names bare ids
         durations[name] = scene.duration
     clip = make_scene(SynthConfig(seed=12, duration_range=(5.0, 6.0)), "test", 0)  # a pre-cut clip of a source:
     write_video(clip, videos / "Zx9_00:00:40:000.mp4")  # its window, 40 s on, is the whole file
@@ -80,6 +80,8 @@ def test_the_real_data_steps_of_the_readme_reach_a_finished_dvc_repro(tmp_path):
     assert gate.returncode == 0 and "3 kept" in gate.stdout
     # step 5: the replies, written into the template of the training queries
     run(["dvc", "repro", "prepare"], workspace)
+    report = json.loads((workspace / "data/prepared/report.json").read_text())
+    assert report["quarantined"] == 0 and report["repairs"]["video_path_rebased"] == 7  # ./videos/<file> -> <file>
     run(["timerft", "cot-template", "--out", "data/cot/replies.jsonl"], workspace)
     rows = read_jsonl(workspace / "data/cot/replies.jsonl")
     assert len(rows) == 6 and {row["reply"] for row in rows} == {""}
