@@ -18,7 +18,8 @@ def _project(args: argparse.Namespace):
     try:
         return load_all(args.params)
     except ParamsError as error:
-        raise SystemExit(f"timerft {args.command}: {error}") from None
+        message = str(error).replace("pass its path", "pass it with --params")
+        raise SystemExit(f"timerft {args.command}: {message}") from None
 
 
 def _or_params(value, default):
