@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--target", choices=("copy", "exact"), default="copy",
                         help="copy: the prompt's group times; exact: the annotation's two-decimal span")
     parser.add_argument("--out", default="/tmp/copy_task", help="where the trained model and a JSON summary go")
+    parser.add_argument("--init", default=None, help="continue from this model folder (a curriculum's earlier step) "
+                                                     "instead of a fresh tiny model")
     args = parser.parse_args()
     params = load_all()
     overrides = {"seed": 1000, "events_per_video": (args.events, args.events)}
@@ -66,9 +68,11 @@ def main() -> None:
         sampling = replace(sampling, max_frames=args.max_frames)
     train = SynthSamples(config, "base", args.steps * args.batch_size // args.events + 1, sampling)
     test = SynthSamples(replace(config, seed=2000), "test", 100 // args.events, sampling)
-    build_tiny(params.model.tiny, train.texts()[:4000] + [params.prompts.cot, params.prompts.no_cot],
-               f"{args.out}/init", seed=0)
-    model, processor = load_model(f"{args.out}/init")
+    if args.init is None:
+        args.init = f"{args.out}/init"
+        build_tiny(params.model.tiny, train.texts()[:4000] + [params.prompts.cot, params.prompts.no_cot], args.init,
+                   seed=0)
+    model, processor = load_model(args.init)
     template = params.prompts.no_cot
 
     def target(sample) -> str:
