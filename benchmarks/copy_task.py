@@ -24,21 +24,10 @@ from timerft.grounding import iou
 from timerft.inference import predict
 from timerft.model import ControlStore, control_partners, encode, load_model
 from timerft.params import load_all
-from timerft.pretrain import SynthSamples
+from timerft.pretrain import SynthSamples, copy_span
 from timerft.prompts import target_text
 from timerft.synth import SynthConfig
 from timerft.tiny import build_tiny
-
-
-def copy_span(sample) -> tuple[float, float]:
-    """The prompt's times of the first frame group showing the event and of the group after the last one."""
-    times = sample.timestamps
-    centres = [(times[i] + times[i + 1]) / 2 for i in range(0, len(times) - 1, 2)]
-    shows = [g for g in range(len(centres)) if any(sample.start <= t < sample.end for t in times[2 * g: 2 * g + 2])]
-    if not shows:  # the span falls between sampled frames: the group nearest its middle
-        shows = [int(np.argmin([abs(c - (sample.start + sample.end) / 2) for c in centres]))]
-    after = min(shows[-1] + 1, len(centres) - 1)
-    return round(centres[shows[0]], 1), round(centres[after], 1)
 
 
 def main() -> None:

@@ -3,11 +3,12 @@
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from conftest import PARAMS, REPO
 from timerft.frames import Sampling, extract
 from timerft.params import Phase
-from timerft.pretrain import SynthSamples, pretrain_base
+from timerft.pretrain import SynthSamples, copy_span, phase_world, pretrain_base
 from timerft.synth import SynthConfig, generate
 
 SAMPLING = Sampling.from_params(PARAMS.frames)
@@ -25,16 +26,36 @@ def test_rendered_samples_are_the_frames_the_frames_stage_decodes(tmp_path):
         assert np.allclose(sample.timestamps, times, atol=1e-3)
 
 
-def test_pretraining_twice_gives_the_same_weights_and_a_continued_run_the_same_as_a_whole_one(tmp_path):
-    phases = (Phase(videos=2, max_steps=2, learning_rate=1e-3), Phase(videos=2, max_steps=1, learning_rate=5e-4))
-    params = replace(PARAMS.pretrain, batch_size=2, dataloader_num_workers=0, phases=phases)
+def test_pretraining_twice_gives_the_same_weights_and_a_continued_run_the_same_as_a_whole_one(tmp_path, monkeypatch):
+    narrow = dict(event_kinds=("darken",), events_per_video=(1, 1), duration_range=(32.0, 32.0), max_frames=8)
+    wide = dict(event_kinds=None, events_per_video=None, duration_range=None, max_frames=None)
+    phases = (Phase(videos=4, max_steps=2, learning_rate=1e-3, target="copy", **narrow),
+              Phase(videos=2, max_steps=1, learning_rate=5e-4, target="exact", **wide))
+    params = replace(PARAMS.pretrain, batch_size=2, dataloader_num_workers=0, check_videos=2, phases=phases)
     args = (PARAMS.synth, PARAMS.frames, PARAMS.model.tiny, PARAMS.prompts)
     whole = pretrain_base(params, *args, tmp_path / "a")
     pretrain_base(params, *args, tmp_path / "b")
-    pretrain_base(replace(params, phases=phases[:1]), *args, tmp_path / "c")  # interrupted after phase 1 ...
+    import timerft.training
+
+    supervised, calls = timerft.training.supervised, []
+
+    def killed_in_phase_2(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the node dies during phase 2 ...
+        return supervised(*a, **k)
+
+    monkeypatch.setattr(timerft.training, "supervised", killed_in_phase_2)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain_base(params, *args, tmp_path / "c")
+    monkeypatch.undo()
     continued = pretrain_base(params, *args, tmp_path / "c", start_phase=2)  # ... and continued
-    assert [p["steps"] for p in whole["phases"]] == [2, 1] and whole["phases"][0]["samples"] == 4
+    assert [p["steps"] for p in whole["phases"]] == [2, 1]
+    assert [p["samples"] for p in whole["phases"]] == [4, 2 * PARAMS.synth.events_per_video[0]]
     assert [p["steps"] for p in continued["phases"]] == [2, 1]
+    check = whole["phases"][1]["check"]  # the held-out check after each phase
+    assert set(check) == {"miou", "control_miou", "copy_ceiling_miou", "distinct_answers"}
+    assert 0 <= check["miou"] <= 100 and check["copy_ceiling_miou"] > 0
     weights = {run: (tmp_path / run / "model.safetensors").read_bytes() for run in "abc"}
     assert weights["a"] == weights["b"] == weights["c"]
     assert {"config.json", "tokenizer.json", "pretrain_report.json"} <= {p.name for p in (tmp_path / "a").iterdir()}
@@ -52,3 +73,21 @@ def test_the_shipped_base_model_is_a_complete_hf_folder():
     shipped = REPO / PARAMS.pretrain.out
     assert {"config.json", "model.safetensors", "tokenizer.json", "processor_config.json",
             "pretrain_report.json"} <= {p.name for p in shipped.iterdir()}
+
+
+def test_a_phase_narrows_the_world_and_the_copy_target_is_the_prompts_group_times():
+    phase = PARAMS.pretrain.phases[0]
+    config, sampling = phase_world(phase, SynthConfig.from_params(PARAMS.synth, seed=1000), SAMPLING)
+    assert sampling.max_frames == phase.max_frames and config.event_kinds == phase.event_kinds
+    samples = SynthSamples(config, "base", 20, sampling)
+    assert len(samples) == 20 and all("dark" in samples[i].query for i in range(3))
+    for i in range(20):
+        sample = samples[i]
+        start, end = copy_span(sample)
+        group_times = {round((a + b) / 2, 1) for a, b in zip(sample.timestamps[::2], sample.timestamps[1::2])}
+        assert {start, end} <= group_times and (start < end or start == max(group_times))  # no group after the last
+        # the first group that shows the event, to the group after its last: within a group of the span
+        group = sample.timestamps[2] - sample.timestamps[0]
+        assert start <= sample.start + group and end >= sample.end - group / 2
+    wide = replace(phase, event_kinds=None, events_per_video=None, duration_range=None, max_frames=None)
+    assert phase_world(wide, SynthConfig(seed=1), SAMPLING) == (SynthConfig(seed=1), SAMPLING)

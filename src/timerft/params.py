@@ -89,9 +89,15 @@ class Model:
 
 @dataclass(frozen=True)
 class Phase:
+    """One step of the pretraining curriculum; a null world key keeps synth's (frames') value."""
     videos: int
     max_steps: int
     learning_rate: float
+    target: str  # copy: the prompt's frame-group times around the span | exact: the annotation's span
+    event_kinds: tuple[str, ...] | None
+    events_per_video: tuple[int, int] | None
+    duration_range: tuple[float, float] | None
+    max_frames: int | None
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,7 @@ class Pretrain:
     warmup_steps: int
     seed: int
     dataloader_num_workers: int
+    check_videos: int
     phases: tuple[Phase, ...]
 
 

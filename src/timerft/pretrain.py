@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from timerft.frames import Sampling, frame_count, frame_size
 from timerft.model import Sample
-from timerft.params import Frames, Pretrain, Prompts, Synth, Tiny, Training
+from timerft.params import Frames, Phase, Pretrain, Prompts, Synth, Tiny, Training
 from timerft.synth import SynthConfig, annotation_rows, make_scene, render_frame
 
 
@@ -69,12 +69,60 @@ class SynthSamples:
         return out
 
 
+def copy_span(sample: Sample) -> tuple[float, float]:
+    """The times the prompt writes (one decimal) for the first frame group showing the event and the group after
+    its last (the last group itself at the video's end): an answer that is a function of the prompt and the frames
+    alone, learnt long before exact spans."""
+    times = sample.timestamps
+    centres = [(times[i] + times[i + 1]) / 2 for i in range(0, len(times) - 1, 2)]
+    shows = [g for g in range(len(centres)) if any(sample.start <= t < sample.end for t in times[2 * g: 2 * g + 2])]
+    if not shows:  # the span falls between sampled frames: the group nearest its middle
+        shows = [int(np.argmin([abs(c - (sample.start + sample.end) / 2) for c in centres]))]
+    after = min(shows[-1] + 1, len(centres) - 1)
+    return round(centres[shows[0]], 1), round(centres[after], 1)
+
+
+def phase_world(phase: Phase, config: SynthConfig, sampling: Sampling) -> tuple[SynthConfig, Sampling]:
+    """The phase's videos and frame sampling: synth's and frames' but where the phase narrows them."""
+    world = {key: getattr(phase, key) for key in ("event_kinds", "events_per_video", "duration_range")
+             if getattr(phase, key) is not None}
+    if phase.max_frames is not None:
+        sampling = replace(sampling, max_frames=phase.max_frames)
+    return replace(config, **world), sampling
+
+
+def check(model_dir: str | Path, samples: SynthSamples, template: str, batch_size: int = 25) -> dict:
+    """Greedy mIoU (%) of a phase's model on held-out queries of its world: on their own frames, on another video's
+    (`control`: a model that reads the frames loses its score there), and of the copy target itself (`ceiling`)."""
+    from timerft.grounding import iou
+    from timerft.inference import predict
+    from timerft.model import ControlStore, control_partners, load_model
+
+    model, processor = load_model(model_dir)
+    model.eval()
+    truth = [(sample.start, sample.end) for sample in (samples[i] for i in range(len(samples)))]
+
+    def miou(spans) -> float:
+        return round(100 * float(np.mean([iou(span, true) for span, true in zip(spans, truth)])), 1)
+
+    def spans(rows) -> list:
+        return [(row["start"], row["end"]) if row["start"] is not None else None for row in rows]
+
+    answers = predict(model, processor, samples, template, batch_size, 24, desc="check")
+    control = predict(model, processor, ControlStore(samples, control_partners(samples.videos(), 0)), template,
+                      batch_size, 24, desc="check control")
+    return {"miou": miou(spans(answers)), "control_miou": miou(spans(control)),
+            "copy_ceiling_miou": miou(copy_span(samples[i]) for i in range(len(samples))),
+            "distinct_answers": len({row["text"] for row in answers})}
+
+
 def pretrain_base(params: Pretrain, synth: Synth, frames: Frames, tiny: Tiny, prompts: Prompts, out_dir: str | Path,
                   start_phase: int = 1) -> dict:
     """Build, train and save the tiny base model; returns (and writes as pretrain_report.json) what it did.
 
-    `params.phases` run in order, each a fresh schedule from the previous phase's weights on videos no earlier
-    phase saw. `start_phase` > 1 continues from the phases already in `out_dir` (an interrupted run)."""
+    `params.phases` run in order, a curriculum: each a fresh schedule from the previous phase's weights, on videos no
+    earlier phase saw, in its own world (docs/tiny_base.md: a copy circuit forms where the choice is small, then
+    carries over as the world widens). `start_phase` > 1 continues from the phases already in `out_dir`."""
     import shutil
 
     from timerft.prompts import target_text
@@ -85,15 +133,20 @@ def pretrain_base(params: Pretrain, synth: Synth, frames: Frames, tiny: Tiny, pr
     out = Path(out_dir)
     report_path = out / "pretrain_report.json"
     phases = json.loads(report_path.read_text())["phases"][: start_phase - 1] if start_phase > 1 else []
-    first = sum(phase.videos for phase in params.phases[: start_phase - 1])
-    for number, phase in enumerate(params.phases[start_phase - 1:], start_phase):
-        samples = SynthSamples(config, "base", phase.videos, sampling, first)
-        first += phase.videos
+    starts = np.cumsum([0] + [phase.videos for phase in params.phases])
+    every = []
+    for phase, first in zip(params.phases, starts):
+        world, phase_sampling = phase_world(phase, config, sampling)
+        every.append(SynthSamples(world, "base", phase.videos, phase_sampling, int(first)))
+    for number, (phase, samples) in enumerate(zip(params.phases, every), 1):
+        if number < start_phase:
+            continue
         began = time.time()
         init = out / "init"
         if number == 1:
             shutil.rmtree(out, ignore_errors=True)
-            build_tiny(tiny, samples.texts() + [prompts.cot, prompts.no_cot], init, seed=params.seed)
+            texts = [text for phase_samples in every for text in phase_samples.texts()]  # every phase's words
+            build_tiny(tiny, texts + [prompts.cot, prompts.no_cot], init, seed=params.seed)
         else:
             shutil.rmtree(init, ignore_errors=True)
             shutil.copytree(out, init)
@@ -101,13 +154,18 @@ def pretrain_base(params: Pretrain, synth: Synth, frames: Frames, tiny: Tiny, pr
                          learning_rate=phase.learning_rate, lr_scheduler=params.lr_scheduler,
                          warmup_steps=params.warmup_steps, weight_decay=0.0, logging_steps=10, fix_vit=False,
                          gradient_checkpointing=False, seed=params.seed)
-        result = supervised(init, out, samples, lambda s: target_text(s.start, s.end), prompts.no_cot, train,
+        target = (lambda s: target_text(*copy_span(s))) if phase.target == "copy" else (
+            lambda s: target_text(s.start, s.end))
+        result = supervised(init, out, samples, target, prompts.no_cot, train,
                             dataloader_num_workers=params.dataloader_num_workers, full_determinism=True)
         shutil.rmtree(init)
         shutil.rmtree(out / "trainer", ignore_errors=True)
         (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of this run's arguments, not the model
+        world, phase_sampling = phase_world(phase, config, sampling)
+        held_out = SynthSamples(world, "check", params.check_videos, phase_sampling)  # split `check`: never trained
         phases.append({**asdict(phase), "samples": len(samples), "steps": result["steps"],
-                       "train_loss": round(result["train_loss"], 4), "minutes": round((time.time() - began) / 60, 1)})
+                       "train_loss": round(result["train_loss"], 4), "minutes": round((time.time() - began) / 60, 1),
+                       "check": check(out, held_out, prompts.no_cot)})
         report = {"phases": phases, "params": asdict(params)}
         report_path.write_text(json.dumps(report, indent=1) + "\n")
     return report
