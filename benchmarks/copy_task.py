@@ -3,8 +3,9 @@
 Trains a fresh tiny model (params `model.tiny`) on SynthTVG videos of its own with a *copy* target: the answer is
 the one-decimal time that Qwen3-VL's processor writes before the first frame group showing the event, to the
 group after the last one (`<12.3 seconds>` in the prompt), so the answer is a function of the prompt and the frames
-alone. Reports per-position loss of the answer's tokens while training, then greedy mIoU on 100 held-out queries,
-on their own frames and on another video's (control). A model that reads the frames scores far above the control.
+alone. The training loop is `timerft pretrain-base`'s (one phase of its curriculum, `timerft.pretrain.train_phase`):
+a progress bar shows the loss of the answer's digits; then greedy mIoU on 100 held-out queries (seed 2000), on
+their own frames and on another video's (control). A model that reads the frames scores far above the control.
 
     python benchmarks/copy_task.py --steps 600 --lr 2e-3 --kinds darken --events 1   # docs/tiny_base.md
 """
@@ -16,16 +17,9 @@ import json
 import time
 from dataclasses import replace
 
-import numpy as np
-import torch
-
 from timerft.frames import Sampling
-from timerft.grounding import iou
-from timerft.inference import predict
-from timerft.model import ControlStore, control_partners, encode, load_model
-from timerft.params import load_all
-from timerft.pretrain import SynthSamples, copy_span
-from timerft.prompts import target_text
+from timerft.params import Phase, load_all
+from timerft.pretrain import SynthSamples, check, phase_samples, phase_world, train_phase
 from timerft.synth import SynthConfig
 from timerft.tiny import build_tiny
 
@@ -46,68 +40,27 @@ def main() -> None:
                                                      "instead of a fresh tiny model")
     args = parser.parse_args()
     params = load_all()
-    overrides = {"seed": 1000, "events_per_video": (args.events, args.events)}
-    if args.kinds:
-        overrides["event_kinds"] = tuple(args.kinds.split(","))
-    if args.duration:
-        overrides["duration_range"] = tuple(args.duration)
-    config = SynthConfig.from_params(params.synth, **overrides)
+    phase = Phase(max_steps=args.steps, learning_rate=args.lr, target=args.target,
+                  event_kinds=tuple(args.kinds.split(",")) if args.kinds else None,
+                  events_per_video=(args.events, args.events),
+                  duration_range=tuple(args.duration) if args.duration else None,
+                  max_frames=args.max_frames)
+    pretrain = replace(params.pretrain, batch_size=args.batch_size)
+    config = SynthConfig.from_params(params.synth, seed=pretrain.synth_seed)
     sampling = Sampling.from_params(params.frames)
-    if args.max_frames:
-        sampling = replace(sampling, max_frames=args.max_frames)
-    train = SynthSamples(config, "base", args.steps * args.batch_size // args.events + 1, sampling)
-    test = SynthSamples(replace(config, seed=2000), "test", 100 // args.events, sampling)
+    train = phase_samples(phase, config, sampling, pretrain.batch_size)
+    world, phase_sampling = phase_world(phase, config, sampling)
+    test = SynthSamples(replace(world, seed=2000), "test", 100 // args.events, phase_sampling)
+    began = time.time()
     if args.init is None:
         args.init = f"{args.out}/init"
-        build_tiny(params.model.tiny, train.texts()[:4000] + [params.prompts.cot, params.prompts.no_cot], args.init,
-                   seed=0)
-    model, processor = load_model(args.init)
-    template = params.prompts.no_cot
-
-    def target(sample) -> str:
-        return target_text(*copy_span(sample)) if args.target == "copy" else target_text(sample.start, sample.end)
-
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    order = np.random.default_rng(0).permutation(len(train))[: args.steps * args.batch_size]
-    loader = torch.utils.data.DataLoader(
-        [int(i) for i in order], batch_size=args.batch_size, num_workers=1,
-        collate_fn=lambda rows: encode(processor, [train[i] for i in rows], template,
-                                       [target(train[i]) for i in rows]))
-    began, recent = time.time(), []
-    model.train()
-    for step, batch in enumerate(loader, 1):
-        for group in optimizer.param_groups:
-            group["lr"] = args.lr * min(1.0, step / 20)  # a short warm-up, then constant
-        logits, labels = model(**batch).logits[:, :-1], batch["labels"][:, 1:]
-        per_token = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100,
-                                                      reduction="none")
-        mask = labels != -100
-        loss = per_token[mask].mean()
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        # the reply's last 18 tokens: "<answer>AB.CD to EF.GH</answer><|im_end|>", one per digit
-        recent.append((per_token * mask).sum(0)[-18:].detach() / mask.sum(0)[-18:].clamp(min=1))
-        if step % 25 == 0:
-            mean = torch.stack(recent[-25:]).mean(0)
-            print(f"step {step} loss {loss.item():.3f} per position {' '.join(f'{v:.2f}' for v in mean)} "
-                  f"{time.time() - began:.0f}s", flush=True)
-    model.eval()
-    rows = predict(model, processor, test, template, 25, 24)
-    control = predict(model, processor, ControlStore(test, control_partners(test.videos(), 0)), template, 25, 24)
-
-    def miou(answers) -> float:
-        return 100 * float(np.mean([iou((r["start"], r["end"]) if r["start"] is not None else None,
-                                        (s.start, s.end)) for r, s in zip(answers, test)]))
-
-    summary = {"args": vars(args),
-               "copy_span_miou": 100 * float(np.mean([iou(copy_span(s), (s.start, s.end)) for s in test])),
-               "miou": miou(rows), "control_miou": miou(control),
-               "distinct_answers": len({r["text"] for r in rows}), "minutes": round((time.time() - began) / 60, 1)}
+        build_tiny(params.model.tiny, train.texts()[: pretrain.tokenizer_texts] + [params.prompts.cot,
+                                                                                    params.prompts.no_cot],
+                   args.init, seed=pretrain.seed)
+    result = train_phase(args.init, args.out, train, phase, pretrain, params.prompts.no_cot)
+    summary = {"args": vars(args), **result, **check(args.out, test, params.prompts.no_cot),
+               "minutes": round((time.time() - began) / 60, 1)}
     print(json.dumps(summary))
-    model.save_pretrained(args.out)
-    processor.save_pretrained(args.out)
     with open(f"{args.out}/summary.json", "w") as handle:
         handle.write(json.dumps(summary, indent=1) + "\n")
 

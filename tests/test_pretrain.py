@@ -29,29 +29,29 @@ def test_rendered_samples_are_the_frames_the_frames_stage_decodes(tmp_path):
 def test_pretraining_twice_gives_the_same_weights_and_a_continued_run_the_same_as_a_whole_one(tmp_path, monkeypatch):
     narrow = dict(event_kinds=("darken",), events_per_video=(1, 1), duration_range=(32.0, 32.0), max_frames=8)
     wide = dict(event_kinds=None, events_per_video=None, duration_range=None, max_frames=None)
-    phases = (Phase(videos=4, max_steps=2, learning_rate=1e-3, target="copy", **narrow),
-              Phase(videos=2, max_steps=1, learning_rate=5e-4, target="exact", **wide))
+    phases = (Phase(max_steps=2, learning_rate=1e-3, target="copy", **narrow),
+              Phase(max_steps=1, learning_rate=5e-4, target="exact", **wide))
     params = replace(PARAMS.pretrain, batch_size=2, dataloader_num_workers=0, check_videos=2, phases=phases)
     args = (PARAMS.synth, PARAMS.frames, PARAMS.model.tiny, PARAMS.prompts)
     whole = pretrain_base(params, *args, tmp_path / "a")
     pretrain_base(params, *args, tmp_path / "b")
-    import timerft.training
+    import timerft.pretrain
 
-    supervised, calls = timerft.training.supervised, []
+    train_phase, calls = timerft.pretrain.train_phase, []
 
     def killed_in_phase_2(*a, **k):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt  # the node dies during phase 2 ...
-        return supervised(*a, **k)
+        return train_phase(*a, **k)
 
-    monkeypatch.setattr(timerft.training, "supervised", killed_in_phase_2)
+    monkeypatch.setattr(timerft.pretrain, "train_phase", killed_in_phase_2)
     with pytest.raises(KeyboardInterrupt):
         pretrain_base(params, *args, tmp_path / "c")
     monkeypatch.undo()
     continued = pretrain_base(params, *args, tmp_path / "c", start_phase=2)  # ... and continued
     assert [p["steps"] for p in whole["phases"]] == [2, 1]
-    assert [p["samples"] for p in whole["phases"]] == [4, 2 * PARAMS.synth.events_per_video[0]]
+    assert [p["samples"] for p in whole["phases"]] == [2 * 2 + 1, (2 // PARAMS.synth.events_per_video[0] + 1) * 2]
     assert [p["steps"] for p in continued["phases"]] == [2, 1]
     check = whole["phases"][1]["check"]  # the held-out check after each phase
     assert set(check) == {"miou", "control_miou", "copy_ceiling_miou", "distinct_answers"}
@@ -59,7 +59,8 @@ def test_pretraining_twice_gives_the_same_weights_and_a_continued_run_the_same_a
     weights = {run: (tmp_path / run / "model.safetensors").read_bytes() for run in "abc"}
     assert weights["a"] == weights["b"] == weights["c"]
     assert {"config.json", "tokenizer.json", "pretrain_report.json"} <= {p.name for p in (tmp_path / "a").iterdir()}
-    assert not (tmp_path / "a" / "training_args.bin").exists()
+    assert not (tmp_path / "a" / "init").exists()
+    assert len(whole["phases"][0]["answer_digit_loss"]) == 18  # the loss of each answer token
 
 
 def test_each_phase_trains_on_videos_no_earlier_phase_saw():

@@ -90,8 +90,10 @@ def _pretrain_base(args: argparse.Namespace) -> int:
     report = pretrain_base(params.pretrain, params.synth, params.frames, params.model.tiny, params.prompts, out,
                            args.start_phase)
     for number, phase in enumerate(report["phases"], 1):
-        print(f"phase {number}: {phase['samples']} samples, {phase['steps']} steps, loss {phase['train_loss']}, "
-              f"{phase['minutes']} min")
+        check = phase.get("check", {})
+        print(f"phase {number}: {phase['samples']} samples, {phase['steps']} steps, loss {phase.get('train_loss')}, "
+              f"{phase['minutes']} min; held-out mIoU {check.get('miou')} (control {check.get('control_miou')}, "
+              f"copy ceiling {check.get('copy_ceiling_miou')})")
     print(f"tiny base -> {out}")
     return EXIT_OK
 
@@ -279,10 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
         "pretrain-base", help="train the embedded default's tiny base model (once, outside the pipeline)",
         description="Build the tiny Qwen3-VL (params model.tiny), train its tokenizer on its own texts, and teach "
         "it no-CoT grounding answers on SynthTVG videos of its own (params pretrain: seed synth_seed, split `base`; "
-        "frames rendered in memory as the frames stage decodes them). The `base` stage starts from the folder it "
-        "writes, which is committed: rerun this only to change the base model, then `dvc repro`.",
+        "frames rendered in memory as the frames stage decodes them), in a curriculum of phases (pretrain.phases): "
+        "a progress bar shows the loss of each answer digit, and after each phase a held-out check prints mIoU on "
+        "the videos' own frames and on another video's. The `base` stage starts from the folder it writes, which "
+        "is committed: rerun this only to change the base model, then `dvc repro`.",
         epilog="Same params, software and kind of CPU: same weights. "
-        "Example: timerft pretrain-base   (about 60 min on 2 CPU cores with the committed params)",
+        "Example: timerft pretrain-base   (about 70 min on 2 CPU cores with the committed params; "
+        "docs/tiny_base.md)",
     )
     pretrain.add_argument("--out", default=None, metavar="DIR", help="output folder (default: params pretrain.out)")
     pretrain.add_argument("--params", default="params.yaml", help=PARAMS_HELP)

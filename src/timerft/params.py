@@ -90,7 +90,6 @@ class Model:
 @dataclass(frozen=True)
 class Phase:
     """One step of the pretraining curriculum; a null world key keeps synth's (frames') value."""
-    videos: int
     max_steps: int
     learning_rate: float
     target: str  # copy: the prompt's frame-group times around the span | exact: the annotation's span
@@ -105,10 +104,10 @@ class Pretrain:
     out: str
     synth_seed: int
     batch_size: int
-    lr_scheduler: str
     warmup_steps: int
     seed: int
     dataloader_num_workers: int
+    tokenizer_texts: int
     check_videos: int
     phases: tuple[Phase, ...]
 

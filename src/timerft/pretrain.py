@@ -2,11 +2,12 @@
 
 A real run starts from a pretrained video LLM that nobody trains inside the recipe; the embedded default does
 the same. `timerft pretrain-base` (params.yaml `pretrain`) builds the tiny model, trains its tokenizer on its own
-texts, and teaches it supervised no-CoT grounding answers on SynthTVG videos of its own (split `base` of seed
-`pretrain.synth_seed`: no video and no text of any pipeline split, so none of the test split). The folder it
+texts, and teaches it no-CoT grounding answers on SynthTVG videos of its own (split `base` of seed
+`pretrain.synth_seed`: no video and no text of any pipeline split, so none of the test split), in a curriculum of
+phases that grows a copy circuit from a small world to the pipeline's (docs/tiny_base.md). The folder it
 writes (a few MB) is committed, and the `base` stage starts from it. Frames are rendered in memory exactly as the
 frames stage decodes them from the lossless MP4 files, so no videos are written. Same params, same software and
-same kind of device: same weights (`full_determinism`).
+same kind of device: same weights.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from timerft.frames import Sampling, frame_count, frame_size
 from timerft.model import Sample
-from timerft.params import Frames, Phase, Pretrain, Prompts, Synth, Tiny, Training
+from timerft.params import Frames, Phase, Pretrain, Prompts, Synth, Tiny
 from timerft.synth import SynthConfig, annotation_rows, make_scene, render_frame
 
 
@@ -116,56 +117,95 @@ def check(model_dir: str | Path, samples: SynthSamples, template: str, batch_siz
             "distinct_answers": len({row["text"] for row in answers})}
 
 
+def phase_samples(phase: Phase, config: SynthConfig, sampling: Sampling, batch_size: int) -> SynthSamples:
+    """The phase's training queries: videos 0.. of split `base` in its world, enough for `max_steps` batches."""
+    world, phase_sampling = phase_world(phase, config, sampling)
+    videos = phase.max_steps * batch_size // world.events_per_video[0] + 1
+    return SynthSamples(world, "base", videos, phase_sampling)
+
+
+def train_phase(model_dir: str | Path, out_dir: str | Path, samples: SynthSamples, phase: Phase, params: Pretrain,
+                template: str) -> dict:
+    """`phase.max_steps` AdamW steps (linear warm-up, then constant) on a seeded order of `samples`; saves an HF folder.
+
+    A plain loop rather than the Trainer, to log what tells a copy circuit forming: the loss of each answer digit
+    (it sits at the entropy of the choice for hundreds of steps, then drops at once)."""
+    import torch
+    from tqdm import tqdm
+
+    from timerft.model import encode, load_model
+    from timerft.prompts import target_text
+
+    def target(sample: Sample) -> str:
+        return target_text(*copy_span(sample)) if phase.target == "copy" else target_text(sample.start, sample.end)
+
+    torch.manual_seed(params.seed)
+    model, processor = load_model(model_dir)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=phase.learning_rate, weight_decay=0.0)
+    order = np.random.default_rng(params.seed).permutation(len(samples))[: phase.max_steps * params.batch_size]
+    loader = torch.utils.data.DataLoader(
+        [int(i) for i in order], batch_size=params.batch_size, num_workers=params.dataloader_num_workers,
+        collate_fn=lambda rows: encode(processor, [samples[i] for i in rows], template,
+                                       [target(samples[i]) for i in rows]))
+    losses, digits = [], []
+    model.train()
+    bar = tqdm(loader, desc="pretrain", unit="step")
+    for step, batch in enumerate(bar, 1):
+        for group in optimizer.param_groups:
+            group["lr"] = phase.learning_rate * min(1.0, step / params.warmup_steps)
+        logits, labels = model(**batch).logits[:, :-1], batch["labels"][:, 1:]
+        per_token = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100,
+                                                      reduction="none")
+        mask = labels != -100
+        loss = per_token[mask].mean()
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+        # the reply's last 18 tokens, "<answer>AB.CD to EF.GH</answer><|im_end|>": one per digit
+        digits.append((per_token * mask).sum(0)[-18:].detach() / mask.sum(0)[-18:].clamp(min=1))
+        if step % 25 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-25:]):.3f}",
+                            digits=" ".join(f"{v:.2f}" for v in torch.stack(digits[-25:]).mean(0)[2:13]))
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    return {"steps": len(losses), "train_loss": round(float(np.mean(losses[-100:])), 4),
+            "answer_digit_loss": [round(float(v), 3) for v in torch.stack(digits[-100:]).mean(0)]}
+
+
 def pretrain_base(params: Pretrain, synth: Synth, frames: Frames, tiny: Tiny, prompts: Prompts, out_dir: str | Path,
                   start_phase: int = 1) -> dict:
     """Build, train and save the tiny base model; returns (and writes as pretrain_report.json) what it did.
 
-    `params.phases` run in order, a curriculum: each a fresh schedule from the previous phase's weights, on videos no
-    earlier phase saw, in its own world (docs/tiny_base.md: a copy circuit forms where the choice is small, then
-    carries over as the world widens). `start_phase` > 1 continues from the phases already in `out_dir`."""
+    `params.phases` run in order, a curriculum (docs/tiny_base.md: a copy circuit forms where the choice is small,
+    then carries over as the world widens): each continues from the previous phase's weights on its own world's
+    videos. `start_phase` > 1 continues from the phases already in `out_dir` (an interrupted run)."""
     import shutil
 
-    from timerft.prompts import target_text
     from timerft.tiny import build_tiny
-    from timerft.training import supervised
 
     config, sampling = SynthConfig.from_params(synth, seed=params.synth_seed), Sampling.from_params(frames)
     out = Path(out_dir)
     report_path = out / "pretrain_report.json"
     phases = json.loads(report_path.read_text())["phases"][: start_phase - 1] if start_phase > 1 else []
-    starts = np.cumsum([0] + [phase.videos for phase in params.phases])
-    every = []
-    for phase, first in zip(params.phases, starts):
-        world, phase_sampling = phase_world(phase, config, sampling)
-        every.append(SynthSamples(world, "base", phase.videos, phase_sampling, int(first)))
-    for number, (phase, samples) in enumerate(zip(params.phases, every), 1):
-        if number < start_phase:
-            continue
+    for number, phase in enumerate(params.phases[start_phase - 1:], start_phase):
+        samples = phase_samples(phase, config, sampling, params.batch_size)
         began = time.time()
         init = out / "init"
         if number == 1:
             shutil.rmtree(out, ignore_errors=True)
-            texts = [text for phase_samples in every for text in phase_samples.texts()]  # every phase's words
-            build_tiny(tiny, texts + [prompts.cot, prompts.no_cot], init, seed=params.seed)
+            texts = samples.texts()[: params.tokenizer_texts] + [prompts.cot, prompts.no_cot]
+            build_tiny(tiny, texts, init, seed=params.seed)
         else:
             shutil.rmtree(init, ignore_errors=True)
             shutil.copytree(out, init)
-        train = Training(epochs=1, max_steps=phase.max_steps, batch_size=params.batch_size,
-                         learning_rate=phase.learning_rate, lr_scheduler=params.lr_scheduler,
-                         warmup_steps=params.warmup_steps, weight_decay=0.0, logging_steps=10, fix_vit=False,
-                         gradient_checkpointing=False, seed=params.seed)
-        target = (lambda s: target_text(*copy_span(s))) if phase.target == "copy" else (
-            lambda s: target_text(s.start, s.end))
-        result = supervised(init, out, samples, target, prompts.no_cot, train,
-                            dataloader_num_workers=params.dataloader_num_workers, full_determinism=True)
+        result = train_phase(init, out, samples, phase, params, prompts.no_cot)
         shutil.rmtree(init)
-        shutil.rmtree(out / "trainer", ignore_errors=True)
-        (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of this run's arguments, not the model
         world, phase_sampling = phase_world(phase, config, sampling)
         held_out = SynthSamples(world, "check", params.check_videos, phase_sampling)  # split `check`: never trained
-        phases.append({**asdict(phase), "samples": len(samples), "steps": result["steps"],
-                       "train_loss": round(result["train_loss"], 4), "minutes": round((time.time() - began) / 60, 1),
-                       "check": check(out, held_out, prompts.no_cot)})
+        phases.append({**asdict(phase), "samples": len(samples), **result,
+                       "minutes": round((time.time() - began) / 60, 1), "check": check(out, held_out, prompts.no_cot)})
         report = {"phases": phases, "params": asdict(params)}
         report_path.write_text(json.dumps(report, indent=1) + "\n")
     return report
