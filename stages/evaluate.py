@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from timerft.backends import predictor
 from timerft.evaluation import asked_modes, duration_prior, evaluate, prior_predictions, scored
-from timerft.inference import asking, predict, write_jsonl
-from timerft.model import ControlStore, SampleStore, control_partners, load_model
+from timerft.inference import asking, write_jsonl
+from timerft.model import ControlStore, SampleStore, control_partners
 from timerft.params import stage_params
 from timerft.plots import control_bars, iou_histogram, metric_bars
 
@@ -50,18 +51,18 @@ def main() -> None:
         span = duration_prior(train)
         guesses = prior_predictions(store.table, span)  # never looks at the frames: its control is itself
         record("prior", guesses, guesses, span_fraction=[round(v, 2) for v in span])
-    for checkpoint, (folder, kind) in checkpoints.items():
-        if not folder.is_dir():
-            continue
-        model, processor = load_model(folder)
-        for name, cot in asked_modes(checkpoint, kind, params.cot, inference.cot, params.both_modes).items():
-            ask = {**asking(cot, every.prompts, inference), "batch_size": inference.batch_size}
-            rows = predict(model, processor, store, **ask, desc=f"evaluate {name}")
-            control_rows = predict(model, processor, control, **ask, desc=f"evaluate {name} (control)")
-            stem = name.replace("/", "_").replace(" ", "_")
-            write_jsonl(rows, out / "predictions" / f"{stem}.jsonl")
-            write_jsonl(control_rows, out / "predictions" / f"{stem}.control.jsonl")
-            record(name, rows, control_rows, cot=cot, rows_without_frames=len(store.missing))
+    with predictor(inference.backend, inference.ray) as run:
+        for checkpoint, (folder, kind) in checkpoints.items():
+            if not folder.is_dir():
+                continue
+            for name, cot in asked_modes(checkpoint, kind, params.cot, inference.cot, params.both_modes).items():
+                asked = run(folder, {f"evaluate {name}": store, f"evaluate {name} (control)": control},
+                            batch_size=inference.batch_size, **asking(cot, every.prompts, inference))
+                rows, control_rows = asked.values()
+                stem = name.replace("/", "_").replace(" ", "_")
+                write_jsonl(rows, out / "predictions" / f"{stem}.jsonl")
+                write_jsonl(control_rows, out / "predictions" / f"{stem}.control.jsonl")
+                record(name, rows, control_rows, cot=cot, rows_without_frames=len(store.missing))
     (out / "eval.json").write_text(json.dumps(metrics, indent=1) + "\n")
     overall = {name: m["overall"] for name, m in metrics.items()}
     metric_bars(overall, out / "eval_bars.png", f"{params.split} split ({len(store)} queries)")

@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 from accelerate import PartialState
 
+from timerft.backends import predictor
 from timerft.evaluation import scored
 from timerft.grpo import CURVES, grpo, round_report, write_curves
-from timerft.inference import predict, write_jsonl
-from timerft.model import SampleStore, load_model
+from timerft.inference import write_jsonl
+from timerft.model import SampleStore
 from timerft.params import stage_params
 from timerft.plots import training_curves
 from timerft.selection import refilter
@@ -51,9 +52,9 @@ def main() -> None:
     write_curves(log, out / "curves.csv")
     training_curves(pd.read_csv(out / "curves.csv"), list(CURVES[2:7]), out / "curves.png", f"GRPO {args.round}")
 
-    model, processor = load_model(model_out)
-    rows = predict(model, processor, store, prompts.cot, rl.refilter_batch_size, rl.grpo.max_completion_length,
-                   desc=f"refilter {args.round}")
+    with predictor(every.inference.backend, every.inference.ray) as run:
+        rows = run(model_out, {f"refilter {args.round}": store}, prompts.cot, rl.refilter_batch_size,
+                   rl.grpo.max_completion_length)[f"refilter {args.round}"]
     write_jsonl(rows, out / "predictions.jsonl")
     table = scored(store.table, rows)
     kept, counts = refilter(table, rl.refilter.low, rl.refilter.high)

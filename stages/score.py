@@ -5,9 +5,10 @@ import argparse
 import json
 from pathlib import Path
 
+from timerft.backends import predictor
 from timerft.evaluation import scored
-from timerft.inference import asking, predict, write_jsonl
-from timerft.model import SampleStore, load_model
+from timerft.inference import asking, write_jsonl
+from timerft.model import SampleStore
 from timerft.params import stage_params
 
 
@@ -28,9 +29,9 @@ def main() -> None:
         table["iou"] = [json.loads(meta).get("difficulty", 0.0) / 100 for meta in table["meta"]]
         predictions = []
     else:
-        model, processor = load_model(args.model)
-        predictions = predict(model, processor, store, batch_size=inference.batch_size, difficulty_fallback=True,
-                              desc="score", **asking(inference.cot, every.prompts, inference))
+        with predictor(inference.backend, inference.ray) as run:
+            predictions = run(args.model, {"score": store}, batch_size=inference.batch_size, difficulty_fallback=True,
+                              **asking(inference.cot, every.prompts, inference))["score"]
         table = scored(store.table, predictions)
     table["difficulty"] = 100 * table["iou"]
     table.to_parquet(out / "scores.parquet", index=False)

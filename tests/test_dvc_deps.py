@@ -17,8 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "timerft"
 # how a stage runs, not what it computes: worker counts, launchers, logging. rl.rounds shapes the rl stages through
 # their commands (init and train paths), which DVC tracks already; evaluate reads it to know which rounds to ask.
+# inference.backend and inference.ray pick the engine that predicts, whose rows are the same either way.
+INFERENCE_ENGINE = {"inference.backend", "inference.ray"}
 EXECUTION_ONLY = {"data": {"synth.workers"}, "frames": {"frames.workers"}, "sft": {"sft.launcher", "tracking"},
-                  "rl": {"rl.launcher", "rl.rounds", "tracking"}}
+                  "score": INFERENCE_ENGINE, "evaluate": INFERENCE_ENGINE,
+                  "rl": {"rl.launcher", "rl.rounds", "tracking", *INFERENCE_ENGINE}}
 
 
 def _stages() -> dict[str, dict]:

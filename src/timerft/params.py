@@ -119,11 +119,21 @@ class Prompts:
 
 
 @dataclass(frozen=True)
+class Ray:
+    """Where `inference.backend: ray` runs (execution only): a cluster's address, or a local cluster when null."""
+    address: str | None
+    actors: int  # one model per actor
+    gpus_per_actor: float  # 0: CPU actors
+
+
+@dataclass(frozen=True)
 class Inference:
     batch_size: int
     max_new_tokens: int
     max_new_tokens_cot: int
     cot: bool
+    backend: str  # execution only: local | ray (the same predictions either way)
+    ray: Ray  # execution only
 
 
 @dataclass(frozen=True)
