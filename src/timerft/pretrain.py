@@ -174,32 +174,6 @@ def train_phase(model_dir: str | Path, out_dir: str | Path, samples: SynthSample
             "answer_digit_loss": [round(float(v), 3) for v in torch.stack(digits[-100:]).mean(0)]}
 
 
-def extend_vocabulary(model_dir: str | Path, texts: list[str], seed: int) -> list[str]:
-    """Add the words of `texts` that the tokenizer spells in pieces as whole tokens (new embedding rows), in place.
-
-    The tokenizer learns its words from the first phase's texts; a later phase that widens the world brings words
-    it has never seen ("circle", "raises"), which a 4-layer model would otherwise have to read letter by letter.
-    Earlier phases are untouched: a phase with no new word leaves the folder as it is."""
-    import re
-
-    import torch
-    from tokenizers import AddedToken
-
-    from timerft.model import load_model
-
-    model, processor = load_model(model_dir)
-    tokenizer = processor.tokenizer
-    words = sorted({word for text in texts for word in re.findall(r"[a-z]+", text)})
-    new = [word for word in words if len(tokenizer.tokenize(" " + word)) > 2]  # more than a space and the word
-    if new:
-        tokenizer.add_tokens([AddedToken(word, single_word=True, normalized=False) for word in new])
-        torch.manual_seed(seed)  # the new rows are drawn around the old ones' mean
-        model.resize_token_embeddings(len(tokenizer))
-        model.save_pretrained(model_dir)
-        processor.save_pretrained(model_dir)
-    return new
-
-
 def pretrain_base(params: Pretrain, synth: Synth, frames: Frames, tiny: Tiny, prompts: Prompts, out_dir: str | Path,
                   start_phase: int = 1) -> dict:
     """Build, train and save the tiny base model; returns (and writes as pretrain_report.json) what it did.
@@ -223,16 +197,14 @@ def pretrain_base(params: Pretrain, synth: Synth, frames: Frames, tiny: Tiny, pr
             shutil.rmtree(out, ignore_errors=True)
             texts = samples.texts()[: params.tokenizer_texts] + [prompts.cot, prompts.no_cot]
             build_tiny(tiny, texts, init, seed=params.seed)
-            added = []
         else:
             shutil.rmtree(init, ignore_errors=True)
             shutil.copytree(out, init)
-            added = extend_vocabulary(init, samples.texts()[: params.tokenizer_texts], params.seed)
         result = train_phase(init, out, samples, phase, params, prompts.no_cot)
         shutil.rmtree(init)
         world, phase_sampling = phase_world(phase, config, sampling)
         held_out = SynthSamples(world, "check", params.check_videos, phase_sampling)  # split `check`: never trained
-        phases.append({**asdict(phase), "samples": len(samples), "words_added": added, **result,
+        phases.append({**asdict(phase), "samples": len(samples), **result,
                        "minutes": round((time.time() - began) / 60, 1), "check": check(out, held_out, prompts.no_cot)})
         report = {"phases": phases, "params": asdict(params)}
         report_path.write_text(json.dumps(report, indent=1) + "\n")
