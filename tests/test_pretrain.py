@@ -60,6 +60,15 @@ def test_pretraining_twice_gives_the_same_weights_and_a_continued_run_the_same_a
     assert weights["a"] == weights["b"] == weights["c"]
     assert {"config.json", "tokenizer.json", "pretrain_report.json"} <= {p.name for p in (tmp_path / "a").iterdir()}
     assert not (tmp_path / "a" / "init").exists()
+    import re
+
+    from timerft.model import load_model
+    from timerft.pretrain import phase_samples
+
+    wide_world = phase_samples(phases[1], SynthConfig.from_params(PARAMS.synth, seed=params.synth_seed), SAMPLING, 2)
+    words = {word for text in wide_world.texts() for word in re.findall(r"[a-z]{4,}", re.sub(r"<[^>]*>", " ", text))}
+    tokens = set(load_model(tmp_path / "a")[1].tokenizer.tokenize(" " + " ".join(sorted(words))))
+    assert words and words <= {token.lstrip("Ġ") for token in tokens}, "the last phase's words are whole tokens"
     assert len(whole["phases"][0]["answer_digit_loss"]) == 18  # the loss of each answer token
 
 

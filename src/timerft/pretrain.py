@@ -195,8 +195,11 @@ def pretrain_base(params: Pretrain, synth: Synth, frames: Frames, tiny: Tiny, pr
         init = out / "init"
         if number == 1:
             shutil.rmtree(out, ignore_errors=True)
-            texts = samples.texts()[: params.tokenizer_texts] + [prompts.cot, prompts.no_cot]
-            build_tiny(tiny, texts, init, seed=params.seed)
+            # the narrowest world's texts and the widest's (the last phase: the pipeline's), so that every word the
+            # pipeline asks about is a whole token; with phase 1's words alone "circle" was spelt letter by letter
+            widest = phase_samples(params.phases[-1], config, sampling, params.batch_size)
+            texts = [text for world in (samples, widest) for text in world.texts()[: params.tokenizer_texts]]
+            build_tiny(tiny, texts + [prompts.cot, prompts.no_cot], init, seed=params.seed)
         else:
             shutil.rmtree(init, ignore_errors=True)
             shutil.copytree(out, init)
