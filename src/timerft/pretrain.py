@@ -95,25 +95,23 @@ def phase_world(phase: Phase, config: SynthConfig, sampling: Sampling) -> tuple[
 def check(model_dir: str | Path, samples: SynthSamples, template: str, batch_size: int = 25) -> dict:
     """Greedy mIoU (%) of a phase's model on held-out queries of its world: on their own frames, on another video's
     (`control`: a model that reads the frames loses its score there), and of the copy target itself (`ceiling`)."""
+    from timerft.evaluation import prediction_span
     from timerft.grounding import iou
     from timerft.inference import predict
     from timerft.model import ControlStore, control_partners, load_model
 
     model, processor = load_model(model_dir)
     model.eval()
-    truth = [(sample.start, sample.end) for sample in (samples[i] for i in range(len(samples)))]
+    rendered = [samples[i] for i in range(len(samples))]  # once, for the answers, the control and the ceiling
 
     def miou(spans) -> float:
-        return round(100 * float(np.mean([iou(span, true) for span, true in zip(spans, truth)])), 1)
+        return round(100 * float(np.mean([iou(span, (s.start, s.end)) for span, s in zip(spans, rendered)])), 1)
 
-    def spans(rows) -> list:
-        return [(row["start"], row["end"]) if row["start"] is not None else None for row in rows]
-
-    answers = predict(model, processor, samples, template, batch_size, 24, desc="check")
-    control = predict(model, processor, ControlStore(samples, control_partners(samples.videos(), 0)), template,
+    answers = predict(model, processor, rendered, template, batch_size, 24, desc="check")
+    control = predict(model, processor, ControlStore(rendered, control_partners(samples.videos(), 0)), template,
                       batch_size, 24, desc="check control")
-    return {"miou": miou(spans(answers)), "control_miou": miou(spans(control)),
-            "copy_ceiling_miou": miou(copy_span(samples[i]) for i in range(len(samples))),
+    return {"miou": miou(map(prediction_span, answers)), "control_miou": miou(map(prediction_span, control)),
+            "copy_ceiling_miou": miou(map(copy_span, rendered)),
             "distinct_answers": len({row["text"] for row in answers})}
 
 
