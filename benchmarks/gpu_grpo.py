@@ -38,12 +38,15 @@ Examples:
   python benchmarks/gpu_grpo.py --size 3b --out benchmarks/results/h100_3b.json
   accelerate launch --config_file configs/accelerate/single_gpu.yaml benchmarks/gpu_grpo.py --size 3b
   accelerate launch --config_file configs/accelerate/ddp.yaml --num_processes 1 benchmarks/gpu_grpo.py --steps 2
+  python benchmarks/gpu_grpo.py --size 3b --compare --out benchmarks/results/h100_3b_reuse.json
+                                                # before (--reuse off) and after, one JSON, with the ratios
   python benchmarks/gpu_grpo.py --tiny          # CPU smoke run of the same code path, seconds
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -147,7 +150,7 @@ class TimedGRPOTrainer(VideoGRPOTrainer):
         super().__init__(*args, **kwargs)
         self.timer = timer
 
-    def _rollout(self, model, batch):
+    def _rollout(self, model, batch, features=None):
         unwrapped = self.accelerator.unwrap_model(model)
         calls = []
 
@@ -163,7 +166,7 @@ class TimedGRPOTrainer(VideoGRPOTrainer):
         try:
             sync()
             start = time.perf_counter()
-            sequences = super()._rollout(model, batch)
+            sequences = super()._rollout(model, batch, features)
             sync()
             total = time.perf_counter() - start
         finally:
@@ -187,9 +190,10 @@ class TimedGRPOTrainer(VideoGRPOTrainer):
             self.timer.extra["video_tokens_per_sample"].append(int(grid[0].prod()) // merge)
         return sequences
 
-    def _token_logps(self, model, batch, sequences, attention_mask, prompt_length):
+    def _token_logps(self, model, batch, sequences, attention_mask, prompt_length, features=None):
         name = "ref_logps" if model is self.ref_model else "policy_logps"
-        return self.timer.timed(name, super()._token_logps, model, batch, sequences, attention_mask, prompt_length)
+        return self.timer.timed(name, super()._token_logps, model, batch, sequences, attention_mask, prompt_length,
+                                features)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         return self.timer.timed("compute_loss", super().compute_loss, model, inputs, return_outputs,
@@ -316,8 +320,44 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--vllm", action="store_true", help="also report whether vLLM can be used")
     parser.add_argument("--profile", action="store_true",
                         help="torch.profiler over the second step: top kernels by GPU time into <out>.profile.txt")
+    parser.add_argument("--reuse", choices=list(REUSE), default="encode+prefill",
+                        help="what a group's G rows share (rl.grpo.encode_once / prefill_once; timerft.group_reuse):"
+                             " off = each row encodes its video and prefills its prompt (the path before them)")
+    parser.add_argument("--compare", action="store_true",
+                        help="run --reuse off, then --reuse as given; one JSON with before, after and the ratios")
     parser.add_argument("--out", default=None, help="JSON file for the figures (default: print only)")
     args = parser.parse_args(argv)
+    if args.compare:
+        before = measure(argparse.Namespace(**{**vars(args), "reuse": "off", "profile": False}))
+        after = measure(args)
+        figures = {"device": after["device"], "before": before, "after": after, "ratios": ratios(before, after)}
+        print(json.dumps(figures["ratios"], indent=1))
+    else:
+        figures = measure(args)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(figures, indent=1, default=str) + "\n")
+        print(f"wrote {args.out}")
+    return figures
+
+
+REUSE = {"off": (False, False), "encode": (True, False), "encode+prefill": (True, True)}
+
+
+def ratios(before: dict, after: dict) -> dict:
+    """after / before for each phase's median time, peak memory and, where measured, the decode ratio."""
+    out = {f"{phase}_s": after["phases_s"][phase] / before["phases_s"][phase]
+           for phase in before["phases_s"] if before["phases_s"][phase] and phase in after["phases_s"]}
+    if before.get("peak_memory_gib") and after.get("peak_memory_gib"):
+        out["peak_memory"] = after["peak_memory_gib"] / before["peak_memory_gib"]
+    if "vs_hardware" in before and "vs_hardware" in after:
+        out["decode_ratio_before"] = before["vs_hardware"]["decode_ratio"]
+        out["decode_ratio_after"] = after["vs_hardware"]["decode_ratio"]
+    return out
+
+
+def measure(args) -> dict:
+    """Build the model, run the timed trainer steps, return the figures (printed as a table)."""
 
     from datasets import Dataset
     from transformers import TrainingArguments
@@ -358,7 +398,8 @@ def main(argv: list[str] | None = None) -> dict:
     # the project's rl.grpo params with this run's settings (the trainer reads these; TrainingArguments the rest)
     rl = replace(load_params("rl", Path(__file__).resolve().parents[1] / "params.yaml").grpo, seed=0,
                  num_generations=args.num_generations, batch_size=args.prompts, beta=args.beta,
-                 temperature=args.temperature, max_completion_length=args.max_new_tokens)
+                 temperature=args.temperature, max_completion_length=args.max_new_tokens,
+                 encode_once=REUSE[args.reuse][0], prefill_once=REUSE[args.reuse][1])
     timer = Timer()
     out_dir = Path(os.environ.get("TMPDIR", "/tmp")) / "gpu_grpo_trainer"
     training_args = TrainingArguments(
@@ -463,16 +504,17 @@ def main(argv: list[str] | None = None) -> dict:
             Path(f"{args.out}.profile.txt").write_text(table)
         print(table[-6000:])
     print_table(figures)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(figures, indent=1, default=str) + "\n")
-        print(f"wrote {args.out}")
+    del trainer, model
+    gc.collect()
+    if gpu:
+        torch.cuda.empty_cache()  # the next measurement starts from an empty GPU
     return figures
 
 
 def print_table(figures: dict) -> None:
     p = figures["phases_s"]
     print(f"\n== {figures['device']} | {figures['settings']['size']} {figures['settings']['shrink'] or ''} | "
+          f"reuse {figures['settings']['reuse']} | "
           f"{figures['distributed_type']} | steps timed {figures['steps_timed']}")
     for name in ("encode", "rollout", "rollout_prefill", "rollout_decode", "reward", "policy_logps", "ref_logps",
                  "backward", "optimizer", "step"):

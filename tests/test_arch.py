@@ -202,14 +202,18 @@ def test_the_gpu_benchmark_runs_on_the_cpu(tmp_path):
     spec = importlib.util.spec_from_file_location("gpu_grpo", REPO / "benchmarks" / "gpu_grpo.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    figures = bench.main(["--tiny", "--steps", "2", "--out", str(tmp_path / "tiny.json")])
+    compared = bench.main(["--tiny", "--steps", "2", "--compare", "--out", str(tmp_path / "tiny.json")])
     saved = json.loads((tmp_path / "tiny.json").read_text())
-    assert saved["steps_timed"] == 1 and saved["rollout"]["sequences"] == 2
-    for phase in ("encode", "rollout", "reward", "policy_logps", "ref_logps", "backward", "optimizer", "step"):
-        assert figures["phases_s"][phase] >= 0.0
-    assert figures["phases_s"]["step"] >= figures["phases_s"]["rollout"] > 0
-    assert figures["generated_tokens_per_s"] > 0 and figures["samples_per_s"] > 0
-    assert figures["flops"]["train_phase"] > figures["flops"]["model_flops"] > 0
+    assert saved["before"]["settings"]["reuse"] == "off" and saved["after"]["settings"]["reuse"] == "encode+prefill"
+    for figures in (compared["before"], compared["after"]):
+        assert figures["steps_timed"] == 1 and figures["rollout"]["sequences"] == 2
+        for phase in ("encode", "rollout", "reward", "policy_logps", "ref_logps", "backward", "optimizer", "step"):
+            assert figures["phases_s"][phase] >= 0.0
+        assert figures["phases_s"]["step"] >= figures["phases_s"]["rollout"] > 0
+        assert figures["generated_tokens_per_s"] > 0 and figures["samples_per_s"] > 0
+        assert figures["flops"]["train_phase"] > figures["flops"]["model_flops"] > 0
+    assert saved["ratios"]["step_s"] == pytest.approx(
+        compared["after"]["phases_s"]["step"] / compared["before"]["phases_s"]["step"])
 
 
 @pytest.mark.parametrize("profile", ["gpu_3b.yaml", "gpu_7b.yaml", "timer1.yaml"])

@@ -24,6 +24,7 @@ from transformers import Trainer, TrainingArguments
 from trl.trainer.utils import selective_log_softmax
 
 from timerft.grounding import iou, parse_span
+from timerft.group_reuse import prefill_once, repeat_features, repeat_rows, tower, video_features
 from timerft.model import SampleStore, encode, load_model
 from timerft.params import Grpo, Tempsamp
 from timerft.rewards import score
@@ -40,12 +41,16 @@ def group_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
     return advantages.masked_fill(tied, 0.0).view(-1)
 
 
-def token_logps(model, batch, sequences, attention_mask, prompt_length: int, temperature: float = 1.0) -> torch.Tensor:
-    """Per-token log-probabilities of the completions `sequences[:, prompt_length:]` under `model`.
+def token_logps(model, batch, sequences, attention_mask, prompt_length: int, temperature: float = 1.0,
+                video_features: dict | None = None) -> torch.Tensor:
+    """Per-token log-probabilities of the completions `sequences[:, prompt_length:]` under `model`; with
+    `video_features` (`mm_encoder_outputs`, timerft.group_reuse) in place of the batch's pixels.
 
     The multimodal token types extend over the completion (all text): without them Qwen2.5-VL silently falls back
     to 1-D positions and Qwen3-VL refuses, so the scored policy would not be the one that sampled."""
     inputs = {**batch, "input_ids": sequences, "attention_mask": attention_mask}
+    if video_features is not None:
+        inputs["mm_encoder_outputs"] = video_features
     if "mm_token_type_ids" in batch:
         text = torch.zeros_like(sequences[:, prompt_length:], dtype=batch["mm_token_type_ids"].dtype)
         inputs["mm_token_type_ids"] = torch.cat([batch["mm_token_type_ids"], text], dim=1)
@@ -101,8 +106,11 @@ class VideoGRPOTrainer(Trainer):
             self.ref_model = copy.deepcopy(model).eval().requires_grad_(False)
         self._metrics = defaultdict(list)
 
-    def _rollout(self, model, batch) -> torch.Tensor:
+    def _rollout(self, model, batch, features=None) -> torch.Tensor:
+        """G sampled completions per prompt of `batch` (B rows with encode_once, else already B*G), each prompt's
+        G in a row; `features`: the prompts' video embeddings (encode_once)."""
         unwrapped = self.accelerator.unwrap_model(model)
+        group = self.params.num_generations
         config = unwrapped.config
         # a sampled vision placeholder would make the scoring pass expect frames that are not there
         vision_tokens = [config.image_token_id, config.video_token_id, config.vision_start_token_id,
@@ -113,30 +121,57 @@ class VideoGRPOTrainer(Trainer):
         unwrapped.eval()
         try:
             with torch.no_grad():
-                return unwrapped.generate(**batch, do_sample=True, temperature=self.params.temperature, top_p=1.0,
+                if self.params.prefill_once:
+                    inputs = prefill_once(unwrapped, batch, features, group)
+                elif features is not None:
+                    inputs = {**repeat_rows(batch, group),
+                              "mm_encoder_outputs": {"video": repeat_features(features, group)}}
+                else:
+                    inputs = batch
+                return unwrapped.generate(**inputs, do_sample=True, temperature=self.params.temperature, top_p=1.0,
                                           top_k=0, max_new_tokens=self.params.max_completion_length,
                                           suppress_tokens=vision_tokens,
                                           pad_token_id=self.processor.tokenizer.pad_token_id)
         finally:
             unwrapped.train(was_training)
 
-    def _token_logps(self, model, batch, sequences, attention_mask, prompt_length) -> torch.Tensor:
-        return token_logps(model, batch, sequences, attention_mask, prompt_length, self.params.temperature)
+    def _token_logps(self, model, batch, sequences, attention_mask, prompt_length, features=None) -> torch.Tensor:
+        return token_logps(model, batch, sequences, attention_mask, prompt_length, self.params.temperature, features)
+
+    def _encode(self, prompts: list, templates: list[str]):
+        """The step's model inputs: (batch the rollout starts from, its B*G rows for the scoring passes). With
+        encode_once the batch holds each prompt once and the rows carry no pixels; else both are the B*G rows."""
+        group = self.params.num_generations
+        if self.params.encode_once:
+            batch = encode(self.processor, prompts, templates).to(self.accelerator.device)
+            return batch, repeat_rows(batch, group)
+        rows = [x for x in prompts for _ in range(group)]
+        batch = encode(self.processor, rows, [t for t in templates for _ in range(group)]).to(self.accelerator.device)
+        return batch, batch
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         group, tempsamp = self.params.num_generations, self.tempsamp
-        samples = [self.store[i] for i in inputs["index"] for _ in range(group)]
+        prompts = [self.store[i] for i in inputs["index"]]
+        samples = [sample for sample in prompts for _ in range(group)]
         no_cot_fraction = tempsamp.no_cot_fraction if tempsamp else 0.0
-        cots = [cot for cot in cot_modes(inputs["index"], no_cot_fraction, self.params.seed) for _ in range(group)]
-        templates = [self.template if cot else self.no_cot_template for cot in cots]
-        batch = encode(self.processor, samples, templates).to(self.accelerator.device)
+        prompt_cots = cot_modes(inputs["index"], no_cot_fraction, self.params.seed)
+        cots = [cot for cot in prompt_cots for _ in range(group)]
+        batch, rows = self._encode(prompts, [self.template if cot else self.no_cot_template for cot in prompt_cots])
+        features = towered = None
+        if self.params.encode_once:
+            # one encoding per video for all three passes: under fix_vit the frozen tower's output is shared, and
+            # only each model's merger runs (the policy's with grad, the rollout using it detached)
+            unwrapped = self.accelerator.unwrap_model(model)
+            towered = tower(unwrapped, batch) if self.params.fix_vit else None
+            features = video_features(unwrapped, batch, towered)
         prompt_length = batch["input_ids"].shape[1]
-        completion_ids = self._rollout(model, batch)[:, prompt_length:]
+        rollout_features = repeat_features(features, 1, detach=True) if features is not None else None
+        completion_ids = self._rollout(model, batch, rollout_features)[:, prompt_length:]
         guided = torch.zeros(len(samples), dtype=torch.bool)
         if tempsamp and tempsamp.guidance:
             completion_ids, guided = inject_ground_truth(completion_ids, samples, cots, group, self.processor.tokenizer,
                                                          tempsamp.reasoning)
-        sequences = torch.cat([batch["input_ids"], completion_ids], dim=1)
+        sequences = torch.cat([rows["input_ids"], completion_ids], dim=1)
         mask = completion_mask(completion_ids, self.processor.tokenizer.eos_token_id)
         texts = self.processor.batch_decode(completion_ids * mask, skip_special_tokens=True)
         rewards = score(texts, samples, self.rewards)
@@ -145,8 +180,9 @@ class VideoGRPOTrainer(Trainer):
         total = torch.tensor(rewards["total"], dtype=torch.float32, device=sequences.device)
         advantages = group_advantages(total, group)
 
-        attention_mask = torch.cat([batch["attention_mask"], mask], dim=1)
-        logps = self._token_logps(model, batch, sequences, attention_mask, prompt_length)
+        attention_mask = torch.cat([rows["attention_mask"], mask], dim=1)
+        logps = self._token_logps(model, rows, sequences, attention_mask, prompt_length,
+                                  {"video": repeat_features(features, group)} if features is not None else None)
         # one update per rollout: the ratio is exp(0) = 1, but its gradient is the policy gradient. The guided row
         # gets the same term: it was sampled by no policy, so it has no behaviour probability to divide by, and
         # taking the current policy's own (detached) probability as the old one makes its term the
@@ -155,7 +191,11 @@ class VideoGRPOTrainer(Trainer):
         per_token = -torch.exp(logps - logps.detach()) * advantages[:, None]
         if self.ref_model is not None:
             with torch.no_grad():
-                ref_logps = self._token_logps(self.ref_model, batch, sequences, attention_mask, prompt_length)
+                ref_features = None
+                if features is not None:
+                    ref_features = {"video": repeat_features(video_features(self.ref_model, batch, towered), group)}
+                ref_logps = self._token_logps(self.ref_model, rows, sequences, attention_mask, prompt_length,
+                                              ref_features)
             kl = torch.exp(ref_logps - logps) - (ref_logps - logps) - 1  # k3 estimator
             per_token = per_token + self.params.beta * kl
         lengths = mask.sum(1).clamp(min=1)
@@ -197,6 +237,9 @@ def grpo(model_dir: str | Path, out_dir: str | Path, store: SampleStore, templat
     `rewards` weighs the reward functions (params rl.rewards); `tempsamp` None or all off is Time-R1's GRPO."""
     from datasets import Dataset
 
+    if params.prefill_once and not params.encode_once:
+        raise ValueError("rl.grpo.prefill_once needs encode_once: true (the prefill starts from each prompt's video "
+                         "embeddings); set both, or prefill_once: false")
     model, processor = load_model(model_dir)
     processor.tokenizer.padding_side = "left"
     if params.fix_vit:

@@ -212,6 +212,8 @@ class Grpo:
     gradient_checkpointing: bool
     logging_steps: int
     seed: int
+    encode_once: bool  # each distinct video through the vision tower once per step (timerft.group_reuse)
+    prefill_once: bool  # each prompt prefilled once, its KV cache repeated for the G rollouts
 
 
 @dataclass(frozen=True)
