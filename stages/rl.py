@@ -50,7 +50,7 @@ def main() -> None:
         return
     shutil.rmtree(model_out / "trainer", ignore_errors=True)
     write_curves(log, out / "curves.csv")
-    training_curves(pd.read_csv(out / "curves.csv"), list(CURVES[2:7]), out / "curves.png", f"GRPO {args.round}")
+    training_curves(pd.read_csv(out / "curves.csv"), list(CURVES[2:8]), out / "curves.png", f"GRPO {args.round}")
 
     with predictor(every.inference.backend, every.inference.ray) as run:
         rows = run(model_out, {f"refilter {args.round}": store}, prompts.cot, rl.refilter_batch_size,

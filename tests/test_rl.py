@@ -92,7 +92,9 @@ def test_a_grpo_step_on_a_real_video_updates_the_llm_and_merger_only(tiny, sampl
     result = grpo(tiny, tmp_path / "out", [sample, sample], TEMPLATE, rl, {"tiou": 1.0, "format": 1.0, "chars": 0.1})
     steps = [entry for entry in result["log"] if "loss" in entry]
     assert result["steps"] == 2 and len(steps) == 2
-    assert {"reward", "reward_std", "kl", "completion_length", "iou", "rewards/tiou", "rewards/format"} <= set(steps[0])
+    assert {"reward", "reward_std", "kl", "completion_length", "iou", "empty_groups", "rewards/tiou",
+            "rewards/format"} <= set(steps[0])
+    assert steps[0]["empty_groups"] == 1.0  # an untrained model never names a span: no group has a rollout with IoU > 0
     before, after = load_file(tiny / "model.safetensors"), load_file(tmp_path / "out" / "model.safetensors")
     changed = {name for name in before if not torch.equal(before[name], after[name])}
     assert any(".layers." in f".{name}" and "visual" not in name for name in changed)
@@ -119,12 +121,12 @@ def test_the_scoring_pass_gives_the_log_probs_the_sampler_drew_from(tiny, sample
 
 
 def test_a_rounds_curves_and_report_come_from_its_log(tmp_path):
-    log = [{"step": 1, "loss": 0.5, "reward": 1.0, "kl": 0.0, "iou": 0.1, "other": 3},
-           {"step": 2, "loss": 0.4, "reward": 2.0, "kl": 0.1, "iou": 0.2}, {"train_runtime": 9.0}]
+    log = [{"step": 1, "loss": 0.5, "reward": 1.0, "kl": 0.0, "iou": 0.1, "empty_groups": 0.5, "other": 3},
+           {"step": 2, "loss": 0.4, "reward": 2.0, "kl": 0.1, "iou": 0.2, "empty_groups": 0.0}, {"train_runtime": 9.0}]
     write_curves(log, tmp_path / "curves.csv")
     curves = pd.read_csv(tmp_path / "curves.csv")
     assert curves["step"].tolist() == [1, 2] and curves["reward"].tolist() == [1.0, 2.0] and "other" not in curves
     table = pd.DataFrame({"iou": [0.0, 0.5, 0.9]})
     report = round_report("round1", log, {"rows_in": 3, "kept": 1}, table)
     assert report == {"round": "round1", "rows_in": 3, "kept": 1, "steps": 2, "mean_reward": 1.5,
-                      "mean_iou": round(1.4 / 3, 4)}
+                      "empty_groups": 0.25, "mean_iou": round(1.4 / 3, 4)}

@@ -218,7 +218,11 @@ class VideoGRPOTrainer(Trainer):
             if name != "total":
                 metrics[f"rewards/{name}"].append(sum(values) / len(values))
         metrics["completion_length"].append(mask.sum(1).float().mean().item())
-        metrics["iou"].append(sum(iou(parse_span(t), (s.start, s.end)) for t, s in zip(texts, samples)) / len(texts))
+        ious = [iou(parse_span(t), (s.start, s.end)) for t, s in zip(texts, samples)]
+        metrics["iou"].append(sum(ious) / len(ious))
+        # TempSamp-R1's premise: a group whose rollouts all miss the span (IoU 0) gives GRPO no grounding signal
+        groups = [ious[i: i + group] for i in range(0, len(ious), group)]
+        metrics["empty_groups"].append(sum(max(g) == 0.0 for g in groups) / len(groups))
         if kl is not None:
             metrics["kl"].append(((kl * mask).sum() / mask.sum().clamp(min=1)).item())
 
@@ -263,7 +267,7 @@ def grpo(model_dir: str | Path, out_dir: str | Path, store: SampleStore, templat
     return {"steps": result.global_step, "log": trainer.state.log_history}
 
 
-CURVES = ("step", "loss", "reward", "reward_std", "kl", "completion_length", "iou", "learning_rate")
+CURVES = ("step", "loss", "reward", "reward_std", "kl", "completion_length", "iou", "empty_groups", "learning_rate")
 
 
 def write_curves(log: list[dict], path: Path) -> None:
@@ -277,8 +281,11 @@ def write_curves(log: list[dict], path: Path) -> None:
 
 
 def round_report(name: str, log: list[dict], counts: dict, table) -> dict:
-    """A round's metrics: the refiltering counts, the steps, the mean rollout reward, the greedy mean IoU after it."""
+    """A round's metrics: the refiltering counts, the steps, the mean rollout reward and share of groups with no
+    rollout overlapping the span (empty_groups), the greedy mean IoU after it."""
     rewards = [entry["reward"] for entry in log if "reward" in entry]
+    empty = [entry["empty_groups"] for entry in log if "empty_groups" in entry]
     return {"round": name, **counts, "steps": len(rewards),
             "mean_reward": round(sum(rewards) / len(rewards), 4) if rewards else None,
+            "empty_groups": round(sum(empty) / len(empty), 4) if empty else None,
             "mean_iou": round(float(table["iou"].mean()), 4) if len(table) else None}
