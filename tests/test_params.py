@@ -43,6 +43,8 @@ def test_exponent_floats_written_without_a_dot_load_as_floats(tmp_path):
     (lambda p: p["select"].update(band=[0.1]), r"select\.band must be a list of 2 values"),
     (lambda p: p["rl"]["rounds"]["round1"].update(iinit="x"), r"unknown key rl\.rounds\.round1\.iinit"),
     (lambda p: p.update(evalute=p.pop("evaluate")), r"unknown key evalute"),
+    (lambda p: p["rl"]["tempsamp"].update(off_policy="clip"),
+     r"rl\.tempsamp\.off_policy must be one of likelihood, ratio, shaped, not 'clip'"),
 ])
 def test_a_bad_key_is_named(tmp_path, change, message):
     with pytest.raises(ParamsError, match=message):

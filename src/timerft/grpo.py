@@ -28,17 +28,30 @@ from timerft.group_reuse import prefill_once, repeat_features, repeat_rows, towe
 from timerft.model import SampleStore, encode, load_model
 from timerft.params import Grpo, Tempsamp
 from timerft.rewards import score
-from timerft.tempsamp import cot_modes, guidance_reply, shaped_total
+from timerft.tempsamp import cot_modes, guidance_reply, guided_term, shaped_total
 from timerft.training import freeze_vision_but_merger
 
 
-def group_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
-    """(r - mean_g) / (std_g + 1e-4) within each prompt's group of completions (docs/method.md)."""
+def group_advantages(rewards: torch.Tensor, group_size: int, baseline: torch.Tensor | None = None) -> torch.Tensor:
+    """(r - mean_g) / (std_g + 1e-4) within each prompt's group of completions (docs/method.md).
+
+    `baseline` (a boolean mask; default every row) chooses the rows whose rewards make each group's mean and
+    (unbiased) std; the other rows (TempSamp-R1's guided row, rl.tempsamp.guided_in_baseline false) are measured
+    against them, capped at (G - 1) / sqrt(G): the most a row of a group of G can get, which the guided row gets
+    when it is in the baseline and the others tie."""
     groups = rewards.view(-1, group_size)
-    advantages = (groups - groups.mean(1, keepdim=True)) / (groups.std(1, keepdim=True) + 1e-4)
-    # a group of equal rewards has no signal; without this, the mean's rounding error / 1e-4 would be one
-    tied = groups.amax(1, keepdim=True) == groups.amin(1, keepdim=True)
-    return advantages.masked_fill(tied, 0.0).view(-1)
+    mask = torch.ones_like(groups, dtype=torch.bool) if baseline is None else baseline.to(groups.device).view_as(groups)
+    count = mask.sum(1, keepdim=True)
+    mean = (groups * mask).sum(1, keepdim=True) / count
+    std = (((groups - mean) * mask) ** 2).sum(1, keepdim=True).div((count - 1).clamp(min=1)).sqrt()
+    advantages = (groups - mean) / (std + 1e-4)
+    # baseline rows of equal rewards have no signal; without this, the mean's rounding error / 1e-4 would be one
+    baseline_rows = groups.masked_fill(~mask, float("nan"))
+    tied = baseline_rows.nan_to_num(float("-inf")).amax(1, keepdim=True) == \
+        baseline_rows.nan_to_num(float("inf")).amin(1, keepdim=True)
+    advantages = torch.where(mask, advantages.masked_fill(tied, 0.0), advantages)
+    cap = (group_size - 1) / group_size ** 0.5
+    return torch.where(mask, advantages, advantages.clamp(-cap, cap)).view(-1)
 
 
 def token_logps(model, batch, sequences, attention_mask, prompt_length: int, temperature: float = 1.0,
@@ -176,19 +189,25 @@ class VideoGRPOTrainer(Trainer):
         texts = self.processor.batch_decode(completion_ids * mask, skip_special_tokens=True)
         rewards = score(texts, samples, self.rewards)
         if tempsamp and tempsamp.soft_advantage:
-            rewards["total"] = shaped_total(rewards, self.rewards, tempsamp.tau, tempsamp.alpha, tempsamp.slope)
+            shaped = shaped_total(rewards, self.rewards, tempsamp.tau, tempsamp.alpha, tempsamp.slope)
+            if not tempsamp.guided_soft:
+                shaped = [raw if g else value for value, raw, g in zip(shaped, rewards["total"], guided.tolist())]
+            rewards["total"] = shaped
         total = torch.tensor(rewards["total"], dtype=torch.float32, device=sequences.device)
-        advantages = group_advantages(total, group)
+        baseline = ~guided if tempsamp and tempsamp.guidance and not tempsamp.guided_in_baseline else None
+        advantages = group_advantages(total, group, baseline)
 
         attention_mask = torch.cat([rows["attention_mask"], mask], dim=1)
         logps = self._token_logps(model, rows, sequences, attention_mask, prompt_length,
                                   {"video": repeat_features(features, group)} if features is not None else None)
         # one update per rollout: the ratio is exp(0) = 1, but its gradient is the policy gradient. The guided row
-        # gets the same term: it was sampled by no policy, so it has no behaviour probability to divide by, and
-        # taking the current policy's own (detached) probability as the old one makes its term the
-        # advantage-weighted log-likelihood gradient of the ground truth, as TempSamp-R1's off-policy update, without
-        # an importance weight pi/pi_old that would explode where the policy gives the answer almost no mass.
+        # was sampled by no policy: its term is rl.tempsamp.off_policy's (tempsamp.guided_term; `likelihood` is
+        # this same expression, the advantage-weighted log-likelihood of the ground truth)
         per_token = -torch.exp(logps - logps.detach()) * advantages[:, None]
+        if guided.any() and tempsamp.off_policy != "likelihood":
+            rows_guided = guided.to(per_token.device)[:, None]
+            per_token = torch.where(rows_guided, guided_term(logps, advantages, tempsamp.off_policy, tempsamp.gamma),
+                                    per_token)
         if self.ref_model is not None:
             with torch.no_grad():
                 ref_features = None

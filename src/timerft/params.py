@@ -192,6 +192,10 @@ class Tempsamp:
     alpha: float
     slope: float
     no_cot_fraction: float
+    off_policy: typing.Literal["likelihood", "ratio", "shaped"]  # the guided row's term (tempsamp.guided_term)
+    gamma: float  # `shaped`: f(p) = p / (p + gamma)
+    guided_soft: bool  # with soft_advantage: the guided row's reward is reshaped too (else it stays raw)
+    guided_in_baseline: bool  # the guided row counts in its group's mean and std (else on-policy rows only)
 
 
 @dataclass(frozen=True)
@@ -294,6 +298,10 @@ def _typed(value: Any, hint: Any, where: str) -> Any:
         if value is None and type(None) in args:
             return None
         return _typed(value, next(a for a in args if a is not type(None)), where)
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise ParamsError(f"params.yaml: {where} must be one of {', '.join(map(str, args))}, not {value!r}")
     if is_dataclass(hint):
         return _section(hint, value, where)
     if origin is tuple:
