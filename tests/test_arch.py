@@ -216,7 +216,7 @@ def test_the_gpu_benchmark_runs_on_the_cpu(tmp_path):
         compared["after"]["phases_s"]["step"] / compared["before"]["phases_s"]["step"])
 
 
-@pytest.mark.parametrize("profile", ["gpu_3b.yaml", "gpu_7b.yaml", "timer1.yaml"])
+@pytest.mark.parametrize("profile", ["gpu_3b.yaml", "gpu_7b.yaml", "timer1.yaml", "short_events.yaml"])
 def test_params_profiles_give_valid_params_when_applied(profile, tmp_path):
     import shlex
 
