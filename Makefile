@@ -13,6 +13,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 setup: $(VENV)/.installed
 
+# one math thread per process: the same sums in the same order on every host, so the same figures (README)
+pipeline: export OMP_NUM_THREADS = 1
 pipeline: setup
 	dvc repro
 
