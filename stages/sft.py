@@ -10,7 +10,7 @@ from pathlib import Path
 from timerft.model import SampleStore
 from timerft.params import stage_params
 from timerft.tracking import report_to
-from timerft.training import cold_start_replies, cold_start_rows, supervised
+from timerft.training import cold_start_replies, cold_start_rows, supervised, synthetic_reply
 
 COT_DIR = "data/cot"  # a dependency of the stage in dvc.yaml
 TIMINGS = ("train_runtime", "train_samples_per_second", "train_steps_per_second")
@@ -40,8 +40,10 @@ def main() -> None:
                          "from SynthTVG; for real data set sft.cot_jsonl")
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
-    result = supervised(args.model, out, store, lambda s: replies[s.qid], every.prompts.cot, params,
-                        report_to("sft", every.tracking))
+    def target(sample):
+        return replies[sample.qid] if params.cot_jsonl else synthetic_reply(sample, params.cot_scope, params.cot_times)
+
+    result = supervised(args.model, out, store, target, every.prompts.cot, params, report_to("sft", every.tracking))
     shutil.rmtree(out / "trainer", ignore_errors=True)
     # wall-clock figures stay out of the cached folder: they would change its hash, and so re-run every RL round,
     # on each re-run of an otherwise identical cold start

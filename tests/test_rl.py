@@ -3,6 +3,7 @@
 import json
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -77,6 +78,23 @@ def test_synthetic_cot_names_the_queried_event_or_every_event_in_time_order():
                      "<timestep>30.00 to 32.50</timestep> the figure jumps.")
     assert format_reward([target_text(30, 32.5, trace)], [truth()]) == [1.0]
     assert synthetic_cot(None) is None and synthetic_cot('{"source": "real"}') is None
+
+
+def test_cold_start_replies_with_exact_or_visible_times():
+    from timerft.grounding import visible_span
+    from timerft.training import synthetic_reply
+
+    events = [{"kind": "jump", "start": 3.3, "end": 5.2, "obj": None}]
+    times = np.arange(16) / 2.0  # 16 frames at 2 fps: 8 groups of 2, the prompt writes 0.2, 1.2, ..., 7.2 s
+    meta = json.dumps({"event": 0, "scene": {"events": events}})
+    sample = Sample("q", "the figure jumps", None, times, 8.0, 3.3, 5.2, meta)
+    # frames at 3.5, 4.0, 4.5, 5.0 s lie inside: groups 3 (3.0, 3.5) and 4 (4.0, 4.5) and 5 (5.0, 5.5) show it,
+    # so the span starts at group 3's time and ends at the next group's (6)
+    assert visible_span(times, 3.3, 5.2) == (3.2, 6.2)
+    assert synthetic_reply(sample, "query", "frames") == \
+        "<think><timestep>3.20 to 6.20</timestep> the figure jumps.</think><answer>3.20 to 6.20</answer>"
+    assert synthetic_reply(sample, "query", "exact") == target_text(3.3, 5.2, synthetic_cot(sample.meta))
+    assert visible_span(times, 7.6, 7.8) == (7.2, 7.2)  # no frame inside, at the end: the nearest, last group
 
 
 def test_a_grpo_step_on_a_real_video_updates_the_llm_and_merger_only(tiny, sample, tmp_path, monkeypatch):

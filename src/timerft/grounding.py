@@ -63,3 +63,17 @@ def summarize(ious: Iterable[float], unparseable: int = 0) -> dict:
     result["count"] = count
     result["unparseable"] = unparseable
     return result
+
+
+def visible_span(timestamps, start: float, end: float) -> tuple[float, float]:
+    """A span as the sampled frames show it: the prompt's time (one decimal) of the first frame group (2 frames)
+    holding a frame inside [start, end), and of the group after its last (the last group itself at the video's
+    end); the group nearest the span's middle when no sampled frame falls inside. A function of what the model is
+    shown alone: the tiny base is pretrained to answer it, and `sft.cot_times: frames` writes it."""
+    centres = [(timestamps[i] + timestamps[i + 1]) / 2 for i in range(0, len(timestamps) - 1, 2)]
+    shows = [g for g in range(len(centres)) if any(start <= t < end for t in timestamps[2 * g: 2 * g + 2])]
+    if not shows:
+        middle = (start + end) / 2
+        shows = [min(range(len(centres)), key=lambda g: abs(centres[g] - middle))]
+    after = min(shows[-1] + 1, len(centres) - 1)
+    return round(float(centres[shows[0]]), 1), round(float(centres[after]), 1)

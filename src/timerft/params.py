@@ -175,6 +175,7 @@ class Sft(Training):
     samples: int
     cot_jsonl: str | None
     cot_scope: str
+    cot_times: typing.Literal["exact", "frames"]  # embedded traces' times: the annotation's | as the frames show it
 
 
 @dataclass(frozen=True)

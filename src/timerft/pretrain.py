@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from timerft.frames import Sampling, frame_count, frame_size
+from timerft.grounding import visible_span
 from timerft.model import Sample
 from timerft.params import Frames, Phase, Pretrain, Prompts, Synth, Tiny
 from timerft.synth import SynthConfig, annotation_rows, make_scene, render_frame
@@ -71,16 +72,9 @@ class SynthSamples:
 
 
 def copy_span(sample: Sample) -> tuple[float, float]:
-    """The times the prompt writes (one decimal) for the first frame group showing the event and the group after
-    its last (the last group itself at the video's end): an answer that is a function of the prompt and the frames
-    alone, learnt long before exact spans."""
-    times = sample.timestamps
-    centres = [(times[i] + times[i + 1]) / 2 for i in range(0, len(times) - 1, 2)]
-    shows = [g for g in range(len(centres)) if any(sample.start <= t < sample.end for t in times[2 * g: 2 * g + 2])]
-    if not shows:  # the span falls between sampled frames: the group nearest its middle
-        shows = [int(np.argmin([abs(c - (sample.start + sample.end) / 2) for c in centres]))]
-    after = min(shows[-1] + 1, len(centres) - 1)
-    return round(centres[shows[0]], 1), round(centres[after], 1)
+    """The copy target: the sample's span as its sampled frames show it (grounding.visible_span), an answer that is
+    a function of the prompt and the frames alone, learnt long before exact spans."""
+    return visible_span(sample.timestamps, sample.start, sample.end)
 
 
 def phase_world(phase: Phase, config: SynthConfig, sampling: Sampling) -> tuple[SynthConfig, Sampling]:

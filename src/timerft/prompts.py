@@ -26,12 +26,13 @@ def target_text(start: float, end: float, reasoning: str | None = None) -> str:
     return f"<think>{reasoning or ''}</think><answer>{answer_text(start, end)}</answer>"
 
 
-def synthetic_cot(meta: str | None, scope: str = "query") -> str | None:
+def synthetic_cot(meta: str | None, scope: str = "query", span=None) -> str | None:
     """A reasoning trace written from SynthTVG's ground truth: what is seen when, as <timestep> spans.
 
     scope `query`: the queried event alone, so the trace says where the event is seen before the answer
     repeats it; scope `scene`: every event of the video in time order, and the answer then picks the one asked
     for (a longer trace, which the tiny model copies without reading the video: see params.yaml `sft`).
+    `span` maps an event's (start, end) to the times the trace writes (default: as annotated).
     None when the row is not synthetic (real runs name a CoT jsonl instead).
     """
     try:
@@ -45,7 +46,8 @@ def synthetic_cot(meta: str | None, scope: str = "query") -> str | None:
     for event in sorted(events, key=lambda e: e["start"]):
         obj = event.get("obj") or {}
         what = _event_sentence(event["kind"], obj, event.get("color2"), event.get("direction"))
-        seen.append(f"<timestep>{answer_text(event['start'], event['end'])}</timestep> {what}.")
+        start, end = span(event["start"], event["end"]) if span else (event["start"], event["end"])
+        seen.append(f"<timestep>{answer_text(start, end)}</timestep> {what}.")
     return " ".join(seen)
 
 

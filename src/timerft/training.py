@@ -34,6 +34,19 @@ def cold_start_replies(table, cot_jsonl: str | None, cot_scope: str) -> dict[str
     return {qid: reply for qid, reply in replies.items() if reply is not None and "<think>" in reply}
 
 
+def synthetic_reply(sample: Sample, cot_scope: str, cot_times: str) -> str | None:
+    """The embedded cold start's reply for a SynthTVG sample: the trace of `cot_scope`, then the answer, with the
+    annotation's times (`cot_times: exact`) or the times its sampled frames show (`frames`: grounding.visible_span,
+    what the model can read off its prompt, as a teacher that watched those frames would write)."""
+    from timerft.grounding import visible_span
+    from timerft.prompts import synthetic_cot, target_text
+
+    span = (lambda start, end: visible_span(sample.timestamps, start, end)) if cot_times == "frames" else None
+    trace = synthetic_cot(sample.meta, cot_scope, span)
+    start, end = span(sample.start, sample.end) if span else (sample.start, sample.end)
+    return target_text(start, end, trace)
+
+
 def reply_template(table) -> list[dict]:
     """One row per query of `table` to write the cold start's reply into (`timerft cot-template`)."""
     columns = ["qid", "video", "query", "start", "end"]
