@@ -150,7 +150,7 @@ class TimedGRPOTrainer(VideoGRPOTrainer):
         super().__init__(*args, **kwargs)
         self.timer = timer
 
-    def _rollout(self, model, batch, features=None):
+    def _rollout(self, model, batch, rows, features=None):
         unwrapped = self.accelerator.unwrap_model(model)
         calls = []
 
@@ -166,7 +166,7 @@ class TimedGRPOTrainer(VideoGRPOTrainer):
         try:
             sync()
             start = time.perf_counter()
-            sequences = super()._rollout(model, batch, features)
+            sequences = super()._rollout(model, batch, rows, features)
             sync()
             total = time.perf_counter() - start
         finally:

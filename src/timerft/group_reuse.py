@@ -67,9 +67,9 @@ def repeat_features(features, group: int, detach: bool = False):
     return repeated
 
 
-def prefill_once(model, batch, features, group: int) -> dict:
-    """Prefill each prompt of `batch` once and repeat its cache G times. Returns generate's inputs for the B*G rows
-    (ids and mask of whole prompts: generate runs the last prompt token, the only one not cached, and samples)."""
+def prefill_once(model, batch, features, group: int) -> DynamicCache:
+    """Prefill each prompt of `batch` but its last token once and repeat the cache G times: generate, given the
+    B*G rows' whole prompts, runs that last token, the only one not cached, and samples."""
     cache = DynamicCache(config=model.config)
     head = {key: batch[key][:, :-1] for key in ("input_ids", "attention_mask", "mm_token_type_ids") if key in batch}
     grids = {key: batch[key] for key in ("video_grid_thw", "second_per_grid_ts") if key in batch}
@@ -79,5 +79,4 @@ def prefill_once(model, batch, features, group: int) -> dict:
     cache.batch_repeat_interleave(group)
     # generate continues from the cache with the mrope offsets its prefill stored, one per row
     model.model.rope_deltas = model.model.rope_deltas.repeat_interleave(group, 0)
-    rows = repeat_rows(batch, group)
-    return {"input_ids": rows["input_ids"], "attention_mask": rows["attention_mask"], "past_key_values": cache}
+    return cache

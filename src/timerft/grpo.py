@@ -119,9 +119,9 @@ class VideoGRPOTrainer(Trainer):
             self.ref_model = copy.deepcopy(model).eval().requires_grad_(False)
         self._metrics = defaultdict(list)
 
-    def _rollout(self, model, batch, features=None) -> torch.Tensor:
+    def _rollout(self, model, batch, rows, features=None) -> torch.Tensor:
         """G sampled completions per prompt of `batch` (B rows with encode_once, else already B*G), each prompt's
-        G in a row; `features`: the prompts' video embeddings (encode_once)."""
+        G in a row; `rows`: its B*G rows (`_encode`); `features`: the prompts' video embeddings (encode_once)."""
         unwrapped = self.accelerator.unwrap_model(model)
         group = self.params.num_generations
         config = unwrapped.config
@@ -135,10 +135,10 @@ class VideoGRPOTrainer(Trainer):
         try:
             with torch.no_grad():
                 if self.params.prefill_once:
-                    inputs = prefill_once(unwrapped, batch, features, group)
+                    inputs = {"input_ids": rows["input_ids"], "attention_mask": rows["attention_mask"],
+                              "past_key_values": prefill_once(unwrapped, batch, features, group)}
                 elif features is not None:
-                    inputs = {**repeat_rows(batch, group),
-                              "mm_encoder_outputs": {"video": repeat_features(features, group)}}
+                    inputs = {**rows, "mm_encoder_outputs": {"video": repeat_features(features, group)}}
                 else:
                     inputs = batch
                 return unwrapped.generate(**inputs, do_sample=True, temperature=self.params.temperature, top_p=1.0,
@@ -179,7 +179,7 @@ class VideoGRPOTrainer(Trainer):
             features = video_features(unwrapped, batch, towered)
         prompt_length = batch["input_ids"].shape[1]
         rollout_features = repeat_features(features, 1, detach=True) if features is not None else None
-        completion_ids = self._rollout(model, batch, rollout_features)[:, prompt_length:]
+        completion_ids = self._rollout(model, batch, rows, rollout_features)[:, prompt_length:]
         guided = torch.zeros(len(samples), dtype=torch.bool)
         if tempsamp and tempsamp.guidance:
             completion_ids, guided = inject_ground_truth(completion_ids, samples, cots, group, self.processor.tokenizer,
@@ -204,7 +204,7 @@ class VideoGRPOTrainer(Trainer):
         # was sampled by no policy: its term is rl.tempsamp.off_policy's (tempsamp.guided_term; `likelihood` is
         # this same expression, the advantage-weighted log-likelihood of the ground truth)
         per_token = -torch.exp(logps - logps.detach()) * advantages[:, None]
-        if guided.any() and tempsamp.off_policy != "likelihood":
+        if guided.any():
             rows_guided = guided.to(per_token.device)[:, None]
             per_token = torch.where(rows_guided, guided_term(logps, advantages, tempsamp.off_policy, tempsamp.gamma),
                                     per_token)
