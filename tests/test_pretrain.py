@@ -30,7 +30,7 @@ def test_pretraining_twice_gives_the_same_weights_and_a_continued_run_the_same_a
     narrow = dict(event_kinds=("darken",), events_per_video=(1, 1), duration_range=(32.0, 32.0), max_frames=8)
     wide = dict(event_kinds=None, events_per_video=None, duration_range=None, max_frames=None)
     phases = (Phase(max_steps=2, learning_rate=1e-3, target="copy", **narrow),
-              Phase(max_steps=1, learning_rate=5e-4, target="exact", **wide))
+              Phase(max_steps=1, learning_rate=5e-4, target="exact", **wide, cot_fraction=0.5))
     params = replace(PARAMS.pretrain, batch_size=2, dataloader_num_workers=0, check_videos=2, phases=phases)
     args = (PARAMS.synth, PARAMS.frames, PARAMS.model.tiny, PARAMS.prompts)
     whole = pretrain_base(params, *args, tmp_path / "a")
@@ -56,6 +56,7 @@ def test_pretraining_twice_gives_the_same_weights_and_a_continued_run_the_same_a
     check = whole["phases"][1]["check"]  # the held-out check after each phase
     assert set(check) == {"miou", "control_miou", "copy_ceiling_miou", "distinct_answers"}
     assert 0 <= check["miou"] <= 100 and check["copy_ceiling_miou"] > 0
+    assert "check_cot" not in whole["phases"][0] and set(whole["phases"][1]["check_cot"]) == set(check)
     weights = {run: (tmp_path / run / "model.safetensors").read_bytes() for run in "abc"}
     assert weights["a"] == weights["b"] == weights["c"]
     assert {"config.json", "tokenizer.json", "pretrain_report.json"} <= {p.name for p in (tmp_path / "a").iterdir()}
@@ -70,6 +71,17 @@ def test_pretraining_twice_gives_the_same_weights_and_a_continued_run_the_same_a
     tokens = set(load_model(tmp_path / "a")[1].tokenizer.tokenize(" " + " ".join(sorted(words))))
     assert words and words <= {token.lstrip("Ġ") for token in tokens}, "the last phase's words are whole tokens"
     assert len(whole["phases"][0]["answer_digit_loss"]) == 18  # the loss of each answer token
+
+
+def test_a_phase_asks_its_share_of_queries_with_the_cot_prompt_the_same_ones_every_run():
+    from timerft.pretrain import asked_with_cot
+
+    samples = SynthSamples(SynthConfig(seed=PARAMS.pretrain.synth_seed), "base", 1000, SAMPLING)
+    phase = PARAMS.pretrain.phases[-1]
+    assert phase.cot_fraction == 0.5 and not any(p.cot_fraction for p in PARAMS.pretrain.phases[:-1])
+    cot = asked_with_cot(phase, samples, seed=0)
+    assert 0.45 < cot.mean() < 0.55 and np.array_equal(cot, asked_with_cot(phase, samples, seed=0))
+    assert not asked_with_cot(replace(phase, cot_fraction=0.0), samples, seed=0).any()
 
 
 def test_each_phase_trains_on_videos_no_earlier_phase_saw():

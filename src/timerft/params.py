@@ -97,6 +97,7 @@ class Phase:
     events_per_video: tuple[int, int] | None
     duration_range: tuple[float, float] | None
     max_frames: int | None
+    cot_fraction: float = 0.0  # the share of its queries asked with the CoT prompt (same reply: no reasoning)
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,15 @@ def phase_samples(phase: Phase, config: SynthConfig, sampling: Sampling, batch_s
     return SynthSamples(world, "base", videos, phase_sampling)
 
 
+def asked_with_cot(phase: Phase, samples: SynthSamples, seed: int) -> np.ndarray:
+    """Which of the phase's queries are asked with the CoT prompt (`phase.cot_fraction` of them, seeded apart from
+    the order): the reply stays the plain answer, so the base follows either instruction but has never seen the
+    recipe's reasoning, which the cold start teaches."""
+    return np.random.default_rng([seed, 1]).random(len(samples)) < phase.cot_fraction
+
+
 def train_phase(model_dir: str | Path, out_dir: str | Path, samples: SynthSamples, phase: Phase, params: Pretrain,
-                template: str) -> dict:
+                prompts: Prompts) -> dict:
     """`phase.max_steps` AdamW steps (linear warm-up, then constant) on a seeded order of `samples`; saves an HF folder.
 
     A plain loop rather than the Trainer, to log what tells a copy circuit forming: the loss of each answer digit
@@ -135,9 +142,11 @@ def train_phase(model_dir: str | Path, out_dir: str | Path, samples: SynthSample
     model, processor = load_model(model_dir)
     optimizer = torch.optim.AdamW(model.parameters(), lr=phase.learning_rate, weight_decay=0.0)
     order = np.random.default_rng(params.seed).permutation(len(samples))[: phase.max_steps * params.batch_size]
+    cot = asked_with_cot(phase, samples, params.seed)
     loader = torch.utils.data.DataLoader(
         [int(i) for i in order], batch_size=params.batch_size, num_workers=params.dataloader_num_workers,
-        collate_fn=lambda rows: encode(processor, [samples[i] for i in rows], template,
+        collate_fn=lambda rows: encode(processor, [samples[i] for i in rows],
+                                       [prompts.cot if cot[i] else prompts.no_cot for i in rows],
                                        [target(samples[i]) for i in rows]))
     losses, digits = [], []
     model.train()
@@ -195,12 +204,14 @@ def pretrain_base(params: Pretrain, synth: Synth, frames: Frames, tiny: Tiny, pr
         else:
             shutil.rmtree(init, ignore_errors=True)
             shutil.copytree(out, init)
-        result = train_phase(init, out, samples, phase, params, prompts.no_cot)
+        result = train_phase(init, out, samples, phase, params, prompts)
         shutil.rmtree(init)
         world, phase_sampling = phase_world(phase, config, sampling)
         held_out = SynthSamples(world, "check", params.check_videos, phase_sampling)  # split `check`: never trained
         phases.append({**asdict(phase), "samples": len(samples), **result,
                        "minutes": round((time.time() - began) / 60, 1), "check": check(out, held_out, prompts.no_cot)})
+        if phase.cot_fraction:  # and asked with the CoT prompt
+            phases[-1]["check_cot"] = check(out, held_out, prompts.cot)
         report = {"phases": phases, "params": asdict(params)}
         report_path.write_text(json.dumps(report, indent=1) + "\n")
     return report
