@@ -64,6 +64,13 @@ def markdown(by_cell: dict, metric: str) -> str:
     lines.append("")
     lines.append(f"{metric}: the final round beats sft in {int((gains > 0).sum())} of {len(gains)} cells; mean gain "
                  f"{gains.mean():.1f}, sd {sd:.1f} over the cells, so the mean gain is {gains.mean() / sd:.1f} sd.")
+    column = {name: table[:, i] for i, name in enumerate(columns)}
+    final = column[columns[-3]]
+    lines.append(f"sft beats base in {int((column['sft'] > column['base']).sum())} of {len(gains)} cells, the final "
+                 f"round beats base in {int((final > column['base']).sum())}.")
+    if metric == "mIoU":  # the prior's own R1@0.5 is about 0
+        reached = (final >= 2 * column["prior"]) & (final >= column["prior"] + 10)
+        lines[-1] += f" The final round reaches twice the prior and the prior + 10 in {int(reached.sum())}."
     return "\n".join(lines)
 
 

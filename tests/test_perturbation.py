@@ -27,5 +27,11 @@ def test_cells_gains_and_the_gain_in_standard_deviations(tmp_path):
     assert [row[-1] for row in values] == [4.0, 4.5, 5.0, 5.5]
     text = perturbation.markdown(by_cell, "mIoU")
     assert "beats sft in 4 of 4 cells; mean gain 4.8, sd 0.6 over the cells, so the mean gain is 7.4 sd" in text
+    assert "sft beats base in 4 of 4 cells, the final round beats base in 4. The final round reaches twice the " \
+           "prior and the prior + 10 in 4." in text
+    below = perturbation.cells({"proof-d0-r0": _eval(22.0, 25.0), "proof-d0-r1": _eval(18.0, 27.0)}, "proof")
+    assert "sft beats base in 1 of 2 cells, the final round beats base in 2. The final round reaches twice the " \
+           "prior and the prior + 10 in 1." in perturbation.markdown(below, "mIoU")  # 25 < 2 x 13
+    assert "prior + 10" not in perturbation.markdown(by_cell, "R1@0.5")
     perturbation.plot(by_cell, "mIoU", tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000

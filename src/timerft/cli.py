@@ -280,13 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain = commands.add_parser(
         "pretrain-base", help="train the embedded default's tiny base model (once, outside the pipeline)",
         description="Build the tiny Qwen3-VL (params model.tiny), train its tokenizer on its own texts, and teach "
-        "it no-CoT grounding answers on SynthTVG videos of its own (params pretrain: seed synth_seed, split `base`; "
+        "it plain grounding answers (no reasoning; the last phase asks half its queries with the CoT prompt) on "
+        "SynthTVG videos of its own (params pretrain: seed synth_seed, split `base`; "
         "frames rendered in memory as the frames stage decodes them), in a curriculum of phases (pretrain.phases): "
         "a progress bar shows the loss of each answer digit, and after each phase a held-out check prints mIoU on "
         "the videos' own frames and on another video's. The `base` stage starts from the folder it writes, which "
         "is committed: rerun this only to change the base model, then `dvc repro`.",
         epilog="Same params, software and kind of CPU: same weights. "
-        "Example: timerft pretrain-base   (about 70 min on 2 CPU cores with the committed params; "
+        "Example: timerft pretrain-base   (about 90 min on 2 CPU cores with the committed params; "
         "docs/tiny_base.md)",
     )
     pretrain.add_argument("--out", default=None, metavar="DIR", help="output folder (default: params pretrain.out)")

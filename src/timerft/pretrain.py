@@ -2,7 +2,8 @@
 
 A real run starts from a pretrained video LLM that nobody trains inside the recipe; the embedded default does
 the same. `timerft pretrain-base` (params.yaml `pretrain`) builds the tiny model, trains its tokenizer on its own
-texts, and teaches it no-CoT grounding answers on SynthTVG videos of its own (split `base` of seed
+texts, and teaches it plain grounding answers (no reasoning, asked with the no-CoT prompt or, in a phase's
+`cot_fraction` of its queries, the CoT one) on SynthTVG videos of its own (split `base` of seed
 `pretrain.synth_seed`: no video and no text of any pipeline split, so none of the test split), in a curriculum of
 phases that grows a copy circuit from a small world to the pipeline's (docs/tiny_base.md). The folder it
 writes (a few MB) is committed, and the `base` stage starts from it. Frames are rendered in memory exactly as the
