@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from timerft.frames import Sampling, extract_table, frames_per_span
+from timerft.frames import Sampling, extract_table, frames_per_span, write_index
 from timerft.params import stage_params
 
 
@@ -21,7 +21,7 @@ def main() -> None:
     sampling = Sampling.from_params(params.frames)
     index, failures = extract_table(table, params.prepare.video_root, sampling, out / "cache",
                                      params.frames.clip_tolerance_s, params.frames.workers)
-    index.to_parquet(out / "index.parquet", index=False)
+    write_index(index, out / "index.parquet")
     (out / "failures.json").write_text(json.dumps(failures, indent=1) + "\n")
     status = index.drop_duplicates("frames")["status"].value_counts()
     report = {

@@ -16,6 +16,7 @@ from timerft.frames import (
     frame_size,
     read_entry,
     window_mode,
+    write_index,
 )
 from timerft.synth import Event, Obj, Scene, write_video
 
@@ -142,6 +143,9 @@ def test_cache_is_hit_on_a_rerun_and_missed_when_sampling_changes(videos, tmp_pa
     again, _ = extract_table(table("good.mp4", "other.mp4"), videos, PAPER, cache, 0.5)
     assert set(again["status"]) == {"cached"}
     assert {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npy")} == stamps
+    write_index(first, tmp_path / "first.parquet")  # the stage's index: the same bytes decoded or cached
+    write_index(again, tmp_path / "again.parquet")
+    assert (tmp_path / "first.parquet").read_bytes() == (tmp_path / "again.parquet").read_bytes()
     changed, _ = extract_table(table("good.mp4"), videos, Sampling(fps=1.0), cache, 0.5)
     assert set(changed["status"]) == {"decoded"}
     assert {p.name.split(".")[0] for p in cache.glob("*.npy")} == set(changed["frames"])  # unused entries pruned

@@ -226,6 +226,12 @@ def extract_table(table, video_root: str | Path, sampling: Sampling, out_dir: st
     return pd.DataFrame(index, columns=["qid", "frames", "status", "window"]), failures
 
 
+def write_index(index, path: str | Path) -> None:
+    """The frames stage's index.parquet: qid, frames, window. Not `status`: whether a video was decoded or found in
+    the persisted cache depends on the run's history, and every later stage hashes this file."""
+    index.drop(columns="status").to_parquet(path, index=False)
+
+
 def frames_per_span(table, index, cache_dir: str | Path) -> dict[str, int]:
     """qid -> how many sampled frames fall inside its annotated span: a span that holds fewer than two asks the
     model for an event it may never see (the frames stage reports how many such rows there are)."""
