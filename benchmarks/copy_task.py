@@ -57,7 +57,7 @@ def main() -> None:
         build_tiny(params.model.tiny, train.texts()[: pretrain.tokenizer_texts] + [params.prompts.cot,
                                                                                     params.prompts.no_cot],
                    args.init, seed=pretrain.seed)
-    result = train_phase(args.init, args.out, train, phase, pretrain, params.prompts.no_cot)
+    result = train_phase(args.init, args.out, train, phase, pretrain, params.prompts)
     summary = {"args": vars(args), **result, **check(args.out, test, params.prompts.no_cot),
                "minutes": round((time.time() - began) / 60, 1)}
     print(json.dumps(summary))
