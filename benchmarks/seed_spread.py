@@ -5,9 +5,10 @@ Each group is a label and the DVC experiments (or revisions) that repeat one set
     .venv/bin/python benchmarks/seed_spread.py --group 'GRPO=rl-s0,rl-s1,rl-s2' --out docs/rl_seeds
 
 reads `metrics/eval.json` of every experiment from `dvc exp show --json`, prints a markdown table (per group and
-checkpoint: mean, sample standard deviation, min and max of mIoU and R1@0.5 over the seeds) and writes it to
-OUT.md, with a bar chart of the means and min-max whiskers to OUT.png. A name that is not an experiment is read
-as a Git revision (`main`).
+checkpoint: mean, sample standard deviation, min and max of mIoU, R1@0.5 and R1@0.7 over the seeds; for an RL
+round also its rollouts' empty-group rate, `empty_groups` of `data/rl/<round>/report.json`: the share of groups
+whose G rollouts all miss the span) and writes it to OUT.md, with a bar chart of the means and min-max whiskers
+to OUT.png. A name that is not an experiment is read as a Git revision (`main`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL = "metrics/eval.json"
-METRICS = ("mIoU", "R1@0.5")
+METRICS = ("mIoU", "R1@0.5", "R1@0.7")
+EMPTY = "empty groups %"  # of an RL round's rollouts (report.json), next to its checkpoint's test metrics
 
 
 def shown_metrics(repo: Path) -> dict[str, dict]:
-    """eval.json of every experiment and baseline revision, by experiment name and by revision."""
+    """eval.json of every experiment and baseline revision, by experiment name and by revision. Each RL round's
+    entry also carries its rollouts' empty-group rate (report.json) as `empty_groups` (%), and so do the entries
+    of that round asked in both modes (`rl/round2 (cot)`)."""
     dvc = Path(sys.executable).with_name("dvc")
     done = subprocess.run([str(dvc), "exp", "show", "--json", "-A"], cwd=repo, capture_output=True, text=True)
     if done.returncode != 0:
@@ -37,8 +41,14 @@ def shown_metrics(repo: Path) -> dict[str, dict]:
         entries = [baseline] + [rev for group in baseline.get("experiments") or [] for rev in group["revs"]
                                 if (group.get("executor") or {}).get("state", "success") == "success"]
         for entry in entries:
-            data = ((entry.get("data") or {}).get("metrics") or {}).get(EVAL, {}).get("data")
+            metrics = (entry.get("data") or {}).get("metrics") or {}
+            data = metrics.get(EVAL, {}).get("data")
             if data and not entry.get("error"):
+                for checkpoint, values in data.items():
+                    round_name = checkpoint.split(" (")[0].removeprefix("rl/")
+                    report = metrics.get(f"data/rl/{round_name}/report.json", {}).get("data") or {}
+                    if checkpoint.startswith("rl/") and report.get("empty_groups") is not None:
+                        values["empty_groups"] = round(100 * report["empty_groups"], 2)
                 for key in (entry.get("name"), entry["rev"], entry["rev"][:7]):
                     if key:
                         found[key] = data
@@ -59,21 +69,24 @@ def spread(groups: dict[str, list[str]], found: dict[str, dict], only: list[str]
             sys.exit(f"no {EVAL} for {', '.join(missing)}: run them first (`dvc exp list` shows what exists)")
         checkpoints = list(dict.fromkeys(key for name in names for key in found[name]))
         for checkpoint in [c for c in checkpoints if not only or c in only]:
-            seeds = [found[name][checkpoint]["overall"] for name in names if checkpoint in found[name]]
-            values = {m: np.array([overall[m] for overall in seeds]) for m in METRICS}
-            rows.append({"group": label, "checkpoint": checkpoint, "seeds": len(values[METRICS[0]]),
+            entries = [found[name][checkpoint] for name in names if checkpoint in found[name]]
+            values = {m: np.array([entry["overall"][m] for entry in entries]) for m in METRICS}
+            if all("empty_groups" in entry for entry in entries):
+                values[EMPTY] = np.array([entry["empty_groups"] for entry in entries])
+            rows.append({"group": label, "checkpoint": checkpoint, "seeds": len(entries),
                          **{f"{m} {stat}": round(float(fn(v)), 2) for m, v in values.items()
                             for stat, fn in (("mean", np.mean), ("sd", _sd), ("min", np.min), ("max", np.max))}})
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ["group", "checkpoint", "seeds"] + [f"{m} mean ± sd (min-max)" for m in METRICS]
+    columns = METRICS + ((EMPTY,) if any(f"{EMPTY} mean" in row for row in rows) else ())
+    head = ["group", "checkpoint", "seeds"] + [f"{m} mean ± sd (min-max)" for m in columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [row["group"], row["checkpoint"], str(row["seeds"])]
         cells += [f"{row[f'{m} mean']:.1f} ± {row[f'{m} sd']:.1f} ({row[f'{m} min']:.1f}-{row[f'{m} max']:.1f})"
-                  for m in METRICS]
+                  if f"{m} mean" in row else "" for m in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -86,18 +99,20 @@ def plot(rows: list[dict], path: Path) -> None:
 
     groups = list(dict.fromkeys(row["group"] for row in rows))
     checkpoints = list(dict.fromkeys(row["checkpoint"] for row in rows))
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(5 + 1.2 * len(checkpoints), 3.6), squeeze=False)
+    columns = METRICS + ((EMPTY,) if any(f"{EMPTY} mean" in row for row in rows) else ())
+    fig, axes = plt.subplots(1, len(columns), figsize=(2 + 1.6 * len(columns) * (1 + 0.4 * len(checkpoints)) / 2, 3.6),
+                             squeeze=False)
     width = 0.8 / len(groups)
-    for ax, metric in zip(axes[0], METRICS):
+    for ax, metric in zip(axes[0], columns):
         for g, group in enumerate(groups):
-            by = {row["checkpoint"]: row for row in rows if row["group"] == group}
+            by = {row["checkpoint"]: row for row in rows if row["group"] == group and f"{metric} mean" in row}
             xs = [i + (g - (len(groups) - 1) / 2) * width for i, c in enumerate(checkpoints) if c in by]
             mean = np.array([by[c][f"{metric} mean"] for c in checkpoints if c in by])
             low = mean - [by[c][f"{metric} min"] for c in checkpoints if c in by]
             high = np.array([by[c][f"{metric} max"] for c in checkpoints if c in by]) - mean
             ax.bar(xs, mean, width, yerr=[low, high], capsize=3, label=group)
         ax.set_xticks(range(len(checkpoints)), checkpoints, rotation=20)
-        ax.set_title(f"{metric} (bars: mean; whiskers: min-max over seeds)", fontsize=9)
+        ax.set_title(f"{metric} (mean; whiskers: min-max over seeds)", fontsize=9)
     if len(groups) > 1:
         axes[0][0].legend(fontsize=8)
     fig.tight_layout()

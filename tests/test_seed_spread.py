@@ -11,9 +11,12 @@ seed_spread = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(seed_spread)
 
 
-def _eval(sft: float, rl: float) -> dict:
-    return {"sft": {"overall": {"mIoU": sft, "R1@0.5": sft - 5}},
-            "rl/round1": {"overall": {"mIoU": rl, "R1@0.5": rl - 5}}}
+def _eval(sft: float, rl: float, empty: float | None = None) -> dict:
+    entries = {"sft": {"overall": {"mIoU": sft, "R1@0.5": sft - 5, "R1@0.7": sft - 20}},
+               "rl/round1": {"overall": {"mIoU": rl, "R1@0.5": rl - 5, "R1@0.7": rl - 20}}}
+    if empty is not None:
+        entries["rl/round1"]["empty_groups"] = empty
+    return entries
 
 
 def test_mean_min_max_per_group_and_checkpoint(tmp_path):
@@ -28,7 +31,8 @@ def test_mean_min_max_per_group_and_checkpoint(tmp_path):
     assert by["other", "rl/round1"]["mIoU sd"] == 0.0
     assert by["other", "rl/round1"]["mIoU mean"] == 20.0
     table = seed_spread.markdown(rows)
-    assert "| GRPO | rl/round1 | 3 | 33.2 ± 2.2 (31.0-35.5) | 28.2 ± 2.2 (26.0-30.5) |" in table
+    assert "| GRPO | rl/round1 | 3 | 33.2 ± 2.2 (31.0-35.5) | 28.2 ± 2.2 (26.0-30.5) | 13.2 ± 2.2 (11.0-15.5) |" \
+        in table
     seed_spread.plot(rows, tmp_path / "seeds.png")
     assert (tmp_path / "seeds.png").stat().st_size > 0
 
@@ -41,3 +45,17 @@ def test_only_the_checkpoints_asked_for():
 def test_an_experiment_without_metrics_is_named():
     with pytest.raises(SystemExit, match="no metrics/eval.json for a9"):
         seed_spread.spread({"GRPO": ["a0", "a9"]}, {"a0": _eval(30.0, 31.0)})
+
+
+def test_empty_group_rate_of_the_rounds(tmp_path):
+    found = {"a0": _eval(30.0, 31.0, empty=10.0), "a1": _eval(30.0, 33.0, empty=30.0)}
+    rows = seed_spread.spread({"GRPO": ["a0", "a1"]}, found)
+    by = {row["checkpoint"]: row for row in rows}
+    assert (by["rl/round1"]["empty groups % mean"], by["rl/round1"]["empty groups % max"]) == (20.0, 30.0)
+    assert "empty groups % mean" not in by["sft"]  # sft has no rollouts
+    table = seed_spread.markdown(rows)
+    assert "| GRPO | rl/round1 | 2 | 32.0 ± 1.4 (31.0-33.0) | 27.0 ± 1.4 (26.0-28.0) | 12.0 ± 1.4 (11.0-13.0) | " \
+           "20.0 ± 14.1 (10.0-30.0) |" in table
+    assert "| GRPO | sft | 2 | 30.0 ± 0.0 (30.0-30.0) | 25.0 ± 0.0 (25.0-25.0) | 10.0 ± 0.0 (10.0-10.0) |  |" in table
+    seed_spread.plot(rows, tmp_path / "seeds.png")
+    assert (tmp_path / "seeds.png").stat().st_size > 0
