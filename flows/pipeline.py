@@ -11,6 +11,7 @@ stage publishes a markdown artifact and fails the flow with a message that names
 
     python flows/pipeline.py                      # the whole pipeline (a temporary Prefect server if none is set)
     python flows/pipeline.py --targets frames     # only what `dvc repro frames` would run
+    python flows/pipeline.py --task-runner ray    # the frames decoded on Ray first (params inference.ray)
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def pipeline(targets: list[str] | None = None, retries: int | None = None, retry
         retries: retries per stage; default: params.yaml `orchestration.retries`.
         retry_delay_seconds: wait before a retry; default: `orchestration.retry_delay_seconds`.
         timeout_seconds: limit for one attempt of one stage (null: none); default: `orchestration.timeout_seconds`.
-        task_runner: `sequential` or `dask` (frame extraction on a Dask cluster before `frames`);
-            default: `orchestration.task_runner`.
+        task_runner: `sequential` or `ray` (before `frames`, its videos are decoded into its cache by Ray tasks
+            on the `inference.ray` cluster); default: `orchestration.task_runner`.
         workspace: the DVC project folder; default: the repository this file belongs to.
     """
     logger = get_run_logger()
@@ -81,15 +82,17 @@ def pipeline(targets: list[str] | None = None, retries: int | None = None, retry
     delay = config.retry_delay_seconds if retry_delay_seconds is None else retry_delay_seconds
     timeout = config.timeout_seconds if timeout_seconds is None else timeout_seconds
     runner = (task_runner or config.task_runner).lower()
+    if runner not in ("sequential", "ray"):
+        raise ValueError(f"task_runner must be sequential or ray, not {runner!r}")
     results = []
     with workspace_lock(workspace, logger):
         steps = plan(workspace, targets)
         logger.info("DVC plan: %s", " -> ".join(step["stage"] for step in steps))
         for step in steps:
-            if step["stage"] == "frames" and runner == "dask":
-                from timerft.orchestration.scale import prewarm_frames  # optional: needs the `dask` extra
+            if step["stage"] == "frames" and runner == "ray":
+                from timerft.orchestration.scale import prewarm_frames  # optional: needs the `ray` extra
 
-                prewarm_frames(workspace, config.dask)
+                prewarm_frames(workspace)
             stage_task = run_stage.with_options(name=f"stage-{step['stage']}", task_run_name=step["stage"],
                                                 retries=retries, retry_delay_seconds=delay)
             results.append(stage_task(workspace, step["stage"], step["metrics"], timeout))
@@ -105,7 +108,9 @@ def main() -> None:
     parser.add_argument("--retries", type=int, help="retries per stage (default: params.yaml orchestration.retries)")
     parser.add_argument("--retry-delay", type=float, help="seconds before a retry (default: orchestration)")
     parser.add_argument("--timeout", type=float, help="seconds per stage attempt (default: orchestration)")
-    parser.add_argument("--task-runner", choices=["sequential", "dask"], help="default: orchestration.task_runner")
+    parser.add_argument("--task-runner", choices=["sequential", "ray"],
+                        help="ray: decode the frames on the inference.ray cluster before the frames stage "
+                             "(default: orchestration.task_runner)")
     parser.add_argument("--workspace", help="DVC project folder (default: this repository)")
     args = parser.parse_args()
     pipeline(targets=args.targets, retries=args.retries, retry_delay_seconds=args.retry_delay,

@@ -205,14 +205,38 @@ def test_a_second_flow_run_waits_for_the_one_holding_the_workspace(workspace, sm
     assert state.is_completed() and time.monotonic() - started >= 3
 
 
-def test_dask_runner_extracts_the_frames_before_the_frames_stage(workspace, smoke_run):
-    pytest.importorskip("prefect_dask")  # the optional `dask` extra
-    shutil.rmtree(workspace / "data/frames/cache")  # nothing decoded is left ...
+def test_ray_runner_extracts_the_frames_before_the_frames_stage(workspace):
+    pytest.importorskip("ray")  # the optional `ray` extra
+    shutil.rmtree(workspace / "data/frames/cache", ignore_errors=True)  # nothing decoded is left ...
     set_params(workspace, {"frames.fps": 1.0})  # ... and the frames stage is out of date
-    state = pipeline(targets=["frames"], retries=0, task_runner="dask", workspace=str(workspace), return_state=True)
+    state = pipeline(targets=["frames"], retries=0, task_runner="ray", workspace=str(workspace), return_state=True)
     assert state.is_completed(), state.message
+    cached = list((workspace / "data/frames/cache").glob("*.times.npy"))
     report = json.loads((workspace / "data/frames/report.json").read_text())
-    assert report["videos_decoded"] == 0 and report["videos_cached"] > 0  # Dask decoded them all
+    assert report["videos_decoded"] == 0 and report["videos_cached"] == len(cached) > 0  # Ray decoded them all
+    assert json.loads((workspace / "data/frames/failures.json").read_text()) == []
+
+
+def test_ray_frames_count_a_video_that_fails_instead_of_raising(tmp_path):
+    pytest.importorskip("ray")
+    import logging
+
+    from conftest import PARAMS
+    from timerft.distributed import RayBackend
+    from timerft.frames import Sampling
+    from timerft.orchestration.scale import decode_on_ray
+    from timerft.params import Ray
+    from timerft.synth import SynthConfig, make_scene, write_video
+
+    scene = make_scene(SynthConfig.from_params(PARAMS.synth, counts={"pool": 1}), "pool", 0)
+    video = tmp_path / "video.mp4"
+    write_video(scene, video)
+    sampling, cache, logger = Sampling.from_params(PARAMS.frames), str(tmp_path / "cache"), logging.getLogger()
+    jobs = [(str(video), None, None, sampling, 0.5), (str(tmp_path / "missing.mp4"), None, None, sampling, 0.5),
+            (str(video), None, None, None, 0.5)]  # no sampling: the task itself raises
+    with RayBackend(Ray(address=None, actors=1, gpus_per_actor=0)):
+        assert decode_on_ray(jobs, cache, 2, logger) == {"decoded": 1, "cached": 0, "failed": 2}
+        assert decode_on_ray(jobs[:1], cache, 2, logger) == {"decoded": 0, "cached": 1, "failed": 0}
 
 
 def test_experiments_flow_runs_each_override_set_and_compares_them(workspace, smoke_run):

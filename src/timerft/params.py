@@ -254,18 +254,11 @@ class Evaluate:
 
 
 @dataclass(frozen=True)
-class Dask:
-    address: str | None
-    n_workers: int
-
-
-@dataclass(frozen=True)
 class Orchestration:
     retries: int
     retry_delay_seconds: float
     timeout_seconds: float | None
-    task_runner: str
-    dask: Dask
+    task_runner: str  # sequential | ray: the frames decoded on Ray (inference.ray's cluster) before `frames`
 
 
 @dataclass(frozen=True)
