@@ -7,7 +7,9 @@ prints, in mIoU points: each file's mIoU, the paired gain (B - A), the standard 
 difference, the gain's standard error over the split's queries (sd / sqrt(n): the spread one would see between
 test splits of this size, with the checkpoints fixed), the share of queries whose IoU changed, the test queries a
 gain of this size would need to reach 3 standard errors; and for each file the share of test videos whose
-queries all got one and the same span (the model found "an event" but did not read which).
+queries all got one and the same span (the model found "an event" but did not read which), and the share of
+queries whose span misses its own event and overlaps another queried event of the same video (it answered the
+distractor: on SynthTVG most IoU-0 answers are of this kind).
 """
 
 from __future__ import annotations
@@ -33,6 +35,20 @@ def query_blind_share(table: pd.DataFrame) -> float:
     return float(videos[multi].mean())
 
 
+def distractor_share(table: pd.DataFrame) -> float:
+    """Share of the queries whose span has IoU 0 with their own event and overlaps another query's event of the
+    same video (on SynthTVG each video's queried events are each other's distractors)."""
+    hits = []
+    for _, video in table.groupby("video"):
+        events = list(zip(video["start"], video["end"]))
+        for row, own in zip(video.itertuples(), events):
+            span = row.span
+            others = [event for event in events if event != own]
+            hits.append(span is not None and row.iou == 0
+                        and any(min(span[1], end) > max(span[0], start) for start, end in others))
+    return float(pd.Series(hits, dtype=bool).mean())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("a", type=Path, help="predictions of the reference checkpoint (e.g. sft.jsonl)")
@@ -51,7 +67,9 @@ def main() -> None:
               "queries changed %": round(100 * float((diff != 0).mean()), 1),
               "queries for 3 standard errors": math.ceil((3 * sd / gain) ** 2) if gain else None,
               "query-blind videos % a": round(100 * query_blind_share(a), 1),
-              "query-blind videos % b": round(100 * query_blind_share(b), 1)}
+              "query-blind videos % b": round(100 * query_blind_share(b), 1),
+              "distractor answers % a": round(100 * distractor_share(a), 1),
+              "distractor answers % b": round(100 * distractor_share(b), 1)}
     print(json.dumps(report, indent=1))
 
 
