@@ -91,31 +91,46 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bar_positions(checkpoints: list[str], groups: list[str], has: set[tuple[str, str]],
+                  width: float) -> dict[tuple[str, str], float]:
+    """x of each (group, checkpoint) bar: the groups that report a checkpoint sit side by side, centred on it, so a
+    checkpoint only some groups have (`sft (no cot)`) is not pushed off to one side."""
+    positions = {}
+    for i, checkpoint in enumerate(checkpoints):
+        present = [group for group in groups if (group, checkpoint) in has]
+        for j, group in enumerate(present):
+            positions[group, checkpoint] = i + (j - (len(present) - 1) / 2) * width
+    return positions
+
+
 def plot(rows: list[dict], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     groups = list(dict.fromkeys(row["group"] for row in rows))
     checkpoints = list(dict.fromkeys(row["checkpoint"] for row in rows))
     columns = METRICS + ((EMPTY,) if any(f"{EMPTY} mean" in row for row in rows) else ())
-    fig, axes = plt.subplots(1, len(columns), figsize=(2 + 1.6 * len(columns) * (1 + 0.4 * len(checkpoints)) / 2, 3.6),
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    color = {group: colors[g % len(colors)] for g, group in enumerate(groups)}
+    fig, axes = plt.subplots(1, len(columns), figsize=(2 + 1.6 * len(columns) * (1 + 0.4 * len(checkpoints)) / 2, 4.2),
                              squeeze=False)
     width = 0.8 / len(groups)
     for ax, metric in zip(axes[0], columns):
-        for g, group in enumerate(groups):
-            by = {row["checkpoint"]: row for row in rows if row["group"] == group and f"{metric} mean" in row}
-            xs = [i + (g - (len(groups) - 1) / 2) * width for i, c in enumerate(checkpoints) if c in by]
-            mean = np.array([by[c][f"{metric} mean"] for c in checkpoints if c in by])
-            low = mean - [by[c][f"{metric} min"] for c in checkpoints if c in by]
-            high = np.array([by[c][f"{metric} max"] for c in checkpoints if c in by]) - mean
-            ax.bar(xs, mean, width, yerr=[low, high], capsize=3, label=group)
-        ax.set_xticks(range(len(checkpoints)), checkpoints, rotation=20)
+        by = {(row["group"], row["checkpoint"]): row for row in rows if f"{metric} mean" in row}
+        for (group, checkpoint), x in bar_positions(checkpoints, groups, set(by), width).items():
+            row = by[group, checkpoint]
+            mean = row[f"{metric} mean"]
+            ax.bar(x, mean, width, yerr=[[mean - row[f"{metric} min"]], [row[f"{metric} max"] - mean]], capsize=2,
+                   color=color[group])
+        ax.set_xticks(range(len(checkpoints)), checkpoints, rotation=30, ha="right", fontsize=8)
         ax.set_title(f"{metric} (mean; whiskers: min-max over seeds)", fontsize=9)
     if len(groups) > 1:
-        axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
+        fig.legend([Patch(color=color[group]) for group in groups], groups, loc="lower center",
+                   ncol=min(len(groups), 4), fontsize=8)
+    fig.tight_layout(rect=(0, 0.06 * (1 + (len(groups) - 1) // 4) if len(groups) > 1 else 0, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

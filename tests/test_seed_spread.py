@@ -59,3 +59,11 @@ def test_empty_group_rate_of_the_rounds(tmp_path):
     assert "| GRPO | sft | 2 | 30.0 ± 0.0 (30.0-30.0) | 25.0 ± 0.0 (25.0-25.0) | 10.0 ± 0.0 (10.0-10.0) |  |" in table
     seed_spread.plot(rows, tmp_path / "seeds.png")
     assert (tmp_path / "seeds.png").stat().st_size > 0
+
+
+def test_bars_of_a_checkpoint_centre_on_the_groups_that_have_it():
+    has = {("GRPO", "sft"), ("hybrid", "sft"), ("hybrid", "sft (no cot)")}
+    x = seed_spread.bar_positions(["sft", "sft (no cot)"], ["GRPO", "hybrid"], has, width=0.4)
+    assert (x["GRPO", "sft"], x["hybrid", "sft"]) == (-0.2, 0.2)
+    assert x["hybrid", "sft (no cot)"] == 1.0  # alone: on its tick, not at the second group's offset
+    assert ("GRPO", "sft (no cot)") not in x
