@@ -127,10 +127,10 @@ def plot(rows: list[dict], path: Path) -> None:
                    color=color[group])
         ax.set_xticks(range(len(checkpoints)), checkpoints, rotation=30, ha="right", fontsize=8)
         ax.set_title(f"{metric} (mean; whiskers: min-max over seeds)", fontsize=9)
-    if len(groups) > 1:
-        fig.legend([Patch(color=color[group]) for group in groups], groups, loc="lower center",
-                   ncol=min(len(groups), 4), fontsize=8)
-    fig.tight_layout(rect=(0, 0.06 * (1 + (len(groups) - 1) // 4) if len(groups) > 1 else 0, 1, 1))
+    legend_rows = (len(groups) + 3) // 4 if len(groups) > 1 else 0  # 4 groups per row, under the panels
+    if legend_rows:
+        fig.legend([Patch(color=color[group]) for group in groups], groups, loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.06 * legend_rows, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
